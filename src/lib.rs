@@ -1,0 +1,12 @@
+//! vigil: camera video analytics for a city operations center. See ARCHITECTURE.md for the map.
+//! Modules follow the pipeline: ingest -> detect -> track -> rules -> incidents -> api, with
+//! `camera`, `config`, `error`, `metrics` and `store` shared below them.
+
+pub mod api;
+pub mod camera;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod rules;
+pub mod server;
+pub mod store;

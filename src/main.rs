@@ -1,0 +1,119 @@
+//! The `vigil` command line. Thin: it parses flags, loads and validates the configuration before
+//! the runtime starts, sets up logging, and hands over to `server` or the API client.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use vigil::config::{Config, LogFormat, Overrides, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Camera video analytics: RTSP in, incidents out over gRPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Configuration file (TOML); every field is optional.
+    #[arg(long, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// gRPC listen address (port 0 = any free port).
+    #[arg(long, env = "VIGIL_GRPC_ADDR")]
+    grpc_addr: Option<String>,
+    /// HTTP listen address for /healthz and /metrics (port 0 = any free port).
+    #[arg(long, env = "VIGIL_HTTP_ADDR")]
+    http_addr: Option<String>,
+    /// Data directory (database and media).
+    #[arg(long, env = "VIGIL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format: human or json.
+    #[arg(long, env = "VIGIL_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the service: gRPC API, HTTP health and metrics.
+    Serve(ServeArgs),
+    /// Manage cameras on a running server.
+    Cameras {
+        /// Address of the vigil gRPC server.
+        #[arg(long, env = "VIGIL_SERVER", default_value = "127.0.0.1:50051")]
+        server: String,
+        #[command(subcommand)]
+        cmd: vigil::api::client::CameraCmd,
+    },
+}
+
+fn settings(a: &ServeArgs) -> Result<Settings, vigil::error::Error> {
+    let log_format = match a.log_format.as_deref() {
+        None => None,
+        Some("human") => Some(LogFormat::Human),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => {
+            return Err(vigil::err!(
+                InvalidArgument,
+                "--log-format: {other:?} is not human or json"
+            ));
+        }
+    };
+    Config::load(a.config.as_deref())?.resolve(Overrides {
+        grpc_addr: a.grpc_addr.clone(),
+        http_addr: a.http_addr.clone(),
+        data_dir: a.data_dir.clone(),
+        log_format,
+    })
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vigil-rt")
+        .build()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Serve(a) => match settings(&a) {
+            Ok(s) => {
+                init_logging(s.log.format, &s.log.level);
+                runtime()
+                    .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
+                    .and_then(|rt| rt.block_on(vigil::server::run(s)))
+            }
+            Err(e) => Err(e),
+        },
+        Cmd::Cameras { server, cmd } => {
+            init_logging(LogFormat::Human, "warn");
+            runtime()
+                .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
+                .and_then(|rt| rt.block_on(vigil::api::client::run(&server, cmd)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

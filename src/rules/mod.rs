@@ -1,0 +1,6 @@
+//! Analytics rules: the geometry of zones and lines, and the incident kinds with their parameters.
+//! Rules are pure functions of (camera config, tracks, time) plus their own state; this module
+//! never touches video, the detector, the store or protobuf types.
+
+pub mod geometry;
+pub mod spec;

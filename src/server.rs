@@ -1,0 +1,159 @@
+//! Assembles and runs the service: opens the store, binds the gRPC and HTTP listeners (logging
+//! the addresses actually bound), and shuts everything down in order within a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api::{self, ApiDeps};
+use crate::config::Settings;
+use crate::error::{ErrorKind, Result, ResultExt};
+use crate::metrics::Metrics;
+use crate::store::{SqliteStore, Store};
+
+/// A started service.
+pub struct Running {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+    pub camera_changes: watch::Receiver<u64>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<Result<()>>,
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.ctx(
+        ErrorKind::Unavailable,
+        format!("cannot listen on {addr} ({what})"),
+    )
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Opens the store and starts the listeners.
+pub async fn start(settings: &Settings) -> Result<Running> {
+    api::codec::set_max_message_bytes(settings.max_request_bytes);
+    let data_dir = settings.data_dir.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
+            .await
+            .ctx(ErrorKind::Internal, "opening the store")??,
+    );
+    let grpc = bind("gRPC", settings.grpc_addr).await?;
+    let http = bind("HTTP", settings.http_addr).await?;
+    let grpc_addr = grpc
+        .local_addr()
+        .ctx(ErrorKind::Internal, "reading gRPC address")?;
+    let http_addr = http
+        .local_addr()
+        .ctx(ErrorKind::Internal, "reading HTTP address")?;
+    let metrics = Metrics::new();
+    let (stop, stop_rx) = watch::channel(false);
+    let (camera_changes, camera_changes_rx) = watch::channel(0u64);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(api::serve_grpc(
+        grpc,
+        ApiDeps {
+            store: store.clone(),
+            camera_changes,
+        },
+        stopped(stop_rx.clone()),
+    ));
+    tasks.spawn(api::serve_http(http, metrics.clone(), stopped(stop_rx)));
+    tracing::info!(%grpc_addr, %http_addr, data_dir = %settings.data_dir.display(), "vigil is serving");
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        store,
+        metrics,
+        camera_changes: camera_changes_rx,
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops the listeners and waits for them, at most `deadline`.
+    pub async fn shutdown(mut self, deadline: std::time::Duration) -> Result<()> {
+        let _ = self.stop.send(true);
+        let drain = async {
+            let mut first_err = None;
+            while let Some(r) = self.tasks.join_next().await {
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                    Err(e) => {
+                        first_err = first_err.or(Some(crate::err!(Internal, "task panicked: {e}")))
+                    }
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        };
+        match tokio::time::timeout(deadline, drain).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.tasks.abort_all();
+                tracing::warn!(
+                    ?deadline,
+                    "shutdown deadline passed; remaining tasks aborted"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Returns when a listener task ends by itself (an error: they run until shutdown).
+    pub async fn failed(&mut self) -> Result<()> {
+        match self.tasks.join_next().await {
+            Some(Ok(r)) => r.and(Err(crate::err!(
+                Internal,
+                "a listener stopped unexpectedly"
+            ))),
+            Some(Err(e)) => Err(crate::err!(Internal, "a listener panicked: {e}")),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%e, "cannot watch SIGTERM; only Ctrl-C stops the service");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Runs the service until a signal arrives, then shuts down within the configured deadline.
+pub async fn run(settings: Settings) -> Result<()> {
+    let mut running = start(&settings).await?;
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        r = running.failed() => return r,
+    }
+    running.shutdown(settings.shutdown_timeout).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
