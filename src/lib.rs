@@ -5,7 +5,9 @@
 pub mod api;
 pub mod camera;
 pub mod config;
+pub mod detect;
 pub mod error;
+pub mod frame;
 pub mod metrics;
 pub mod rules;
 pub mod server;
