@@ -58,7 +58,11 @@ impl FrameSlot {
     /// for longer than a pointer swap.
     pub fn offer(&self, frame: Frame) {
         self.offered.fetch_add(1, Ordering::Relaxed);
-        let old = self.pending.lock().unwrap_or_else(|p| p.into_inner()).replace(frame);
+        let old = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(frame);
         if old.is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -66,11 +70,17 @@ impl FrameSlot {
 
     /// Takes the pending frame, if any.
     pub fn take(&self) -> Option<Frame> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).take()
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     pub fn is_pending(&self) -> bool {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// Frames offered so far.

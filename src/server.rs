@@ -32,10 +32,8 @@ async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener> {
     )
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// Opens the store and starts the listeners.

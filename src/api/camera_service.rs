@@ -78,7 +78,7 @@ fn url_and_credentials(
 
 fn new_camera(id: String, c: &pb::Camera) -> Result<Camera> {
     let (url, credentials) = url_and_credentials(&c.url, c.credentials.as_ref())?;
-    let now = SystemTime::now();
+    let now = now_ms();
     let camera = Camera {
         id,
         display_name: c.display_name.clone(),
@@ -152,8 +152,16 @@ fn apply_update(dst: &mut Camera, src: &pb::Camera, paths: &[String]) -> Result<
             dst.analytics.rules = a.rules;
         }
     }
-    dst.update_time = SystemTime::now();
+    dst.update_time = now_ms();
     dst.validate()
+}
+
+/// The current time at the store's precision (milliseconds), so a response equals a later read.
+fn now_ms() -> SystemTime {
+    let since = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(since.as_millis() as u64)
 }
 
 fn random_id() -> String {
@@ -174,7 +182,7 @@ fn decode_page_token(t: &str) -> Result<Option<String>> {
             "page_token: not a token returned by ListCameras"
         )
     };
-    if t.len() % 2 != 0 || t.len() > 256 {
+    if !t.len().is_multiple_of(2) || t.len() > 256 {
         return Err(bad());
     }
     let bytes = (0..t.len())
