@@ -17,7 +17,15 @@ struct Serve {
     http: String,
 }
 
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `vigil serve` on port 0 and reads the bound addresses from its JSON log.
+#[allow(clippy::zombie_processes)] // the child is waited for by `Serve::drop`, or killed and waited below
 fn serve(data_dir: &Path) -> Serve {
     let mut child = Command::new(BIN)
         .args([
@@ -62,6 +70,7 @@ fn serve(data_dir: &Path) -> Serve {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("vigil serve did not log its addresses within 20 s");
 }
 
