@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests: where the shared footage and models are, the
+//! registry-shipped fallbacks a fresh clone has, and the loud skip rule.
+//!
+//! Shared data lives in `../shared` beside the repository (override with `VIGIL_SHARED_DIR`).
+//! A fresh clone has no `../shared`: tests that need it print a loud `SKIPPED` line naming what is
+//! missing and return, except under CI (`CI=true`), where a missing file fails the test.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+/// The shared data folder: `VIGIL_SHARED_DIR` or `../shared` beside the repository.
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("VIGIL_SHARED_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    }
+}
+
+/// True when running under CI, where nothing may be skipped.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A file under the shared folder (for example `media/traffic_motorway_overpass_degirum.mp4`),
+/// or `None` after a loud skip message when it is missing outside CI. Panics under CI.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let path = shared_dir().join(rel);
+    if path.is_file() {
+        return Some(path);
+    }
+    skip(&format!("{} is missing (set VIGIL_SHARED_DIR to the shared folder)", path.display()))
+}
+
+/// Debian's `opencv-doc` clip, which setup installs: footage a fresh clone always has.
+pub fn vtest_avi() -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    if path.is_file() {
+        return Some(path);
+    }
+    skip(&format!("{} is missing (run scripts/setup: package opencv-doc)", path.display()))
+}
+
+/// The default model setup installs (`models/yolov12n.onnx`, or `VIGIL_MODELS_DIR`).
+pub fn default_model_dir() -> PathBuf {
+    match std::env::var_os("VIGIL_MODELS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+    }
+}
+
+/// Prints a loud skip line and returns `None`; under CI it panics instead.
+pub fn skip<T>(why: &str) -> Option<T> {
+    if under_ci() {
+        panic!("CI=true and a test input is missing: {why}");
+    }
+    eprintln!("\n*** SKIPPED: {why} ***\n");
+    None
+}
