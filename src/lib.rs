@@ -9,6 +9,7 @@ pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod frame;
+pub mod ingest;
 pub mod metrics;
 pub mod rules;
 pub mod server;

@@ -29,7 +29,10 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    skip(&format!("{} is missing (set VIGIL_SHARED_DIR to the shared folder)", path.display()))
+    skip(&format!(
+        "{} is missing (set VIGIL_SHARED_DIR to the shared folder)",
+        path.display()
+    ))
 }
 
 /// Debian's `opencv-doc` clip, which setup installs: footage a fresh clone always has.
@@ -38,7 +41,10 @@ pub fn vtest_avi() -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    skip(&format!("{} is missing (run scripts/setup: package opencv-doc)", path.display()))
+    skip(&format!(
+        "{} is missing (run scripts/setup: package opencv-doc)",
+        path.display()
+    ))
 }
 
 /// The default model setup installs (`models/yolov12n.onnx`, or `VIGIL_MODELS_DIR`).
