@@ -390,6 +390,7 @@ fn velocity_is_measured_under_noise_and_irregular_frame_times() {
             0.05,
             0.4,
         ),
+        ("parked car", [0.0, 0.0], [0.1, 0.08], 0.0, 0.03, 0.25),
     ];
     // Analysis at 5 fps with dropped frames.
     let dts = [0.2, 0.2, 0.4, 0.2, 0.6, 0.2, 0.2, 0.4, 0.2];
