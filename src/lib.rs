@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod track;
