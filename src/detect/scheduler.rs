@@ -10,10 +10,11 @@
 //!   that has a frame pending, is not being processed by another worker (so a camera's results
 //!   stay in order) and has room in its result channel. A camera offering frames constantly
 //!   therefore cannot starve the others.
-//! - Output: each camera has a bounded `tokio::sync::mpsc` channel (`DropNewest` in effect: the
-//!   room is reserved before inference, and while the channel is full the camera is skipped, so
-//!   its newer frames replace each other in the slot). A worker never waits on a consumer. When
-//!   the receiver is dropped the camera is unregistered.
+//! - Output: each camera has a bounded `tokio::sync::mpsc` channel of `result_capacity`. Room is
+//!   reserved before inference, and while the channel is full the camera is skipped: its frames
+//!   keep replacing each other in the slot (counted as dropped there) until the consumer catches
+//!   up. A worker never waits on a consumer, and no result is ever discarded. When the receiver
+//!   is dropped the camera is unregistered.
 //! - Wake-ups: [`CameraFeed::offer`] signals a condition variable; frames put into the slot
 //!   directly and room made by a consumer are noticed at the latest after [`RECHECK`].
 

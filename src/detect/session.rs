@@ -5,7 +5,7 @@
 //! lock on a hot path nor run on a tokio worker.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ort::session::Session;
@@ -21,27 +21,39 @@ use crate::error::Result;
 use crate::frame::Frame;
 use crate::{bail, err};
 
-/// The process-wide ONNX Runtime environment: the library is loaded once, from the first path
-/// asked for; later calls get the same outcome.
-static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
+/// The process-wide ONNX Runtime environment, created on first success. ONNX Runtime is loaded
+/// once per process: the first library that loads is used for every later detector. A failure is
+/// not remembered, so a corrected path can be tried again.
+static ENV: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
 
 fn environment(lib: &Path) -> Result<ort::environment::Environment> {
-    let r = ENV.get_or_init(|| {
-        if !lib.is_file() {
-            return Err(format!(
-                "ONNX Runtime library not found at {}: run scripts/setup (or set ORT_DYLIB_PATH or detect.ort_lib)",
-                lib.display()
-            ));
-        }
-        let abs = std::fs::canonicalize(lib).unwrap_or_else(|_| lib.to_path_buf());
-        let builder = ort::init_from(&abs)
-            .map_err(|e| format!("loading ONNX Runtime from {}: {e}", abs.display()))?;
-        builder
-            .with_name("vigil")
-            .build()
-            .map_err(|e| format!("creating the ONNX Runtime environment: {e}"))
-    });
-    r.clone().map_err(|m| err!(FailedPrecondition, "{m}"))
+    let mut env = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = env.as_ref() {
+        return Ok(e.clone());
+    }
+    if !lib.is_file() {
+        bail!(
+            FailedPrecondition,
+            "ONNX Runtime library not found at {}: run scripts/setup (or set ORT_DYLIB_PATH or detect.ort_lib)",
+            lib.display()
+        );
+    }
+    let abs = std::fs::canonicalize(lib).unwrap_or_else(|_| lib.to_path_buf());
+    let builder = ort::init_from(&abs).map_err(|e| {
+        err!(
+            FailedPrecondition,
+            "loading ONNX Runtime from {}: {e}",
+            abs.display()
+        )
+    })?;
+    let created = builder.with_name("vigil").build().map_err(|e| {
+        err!(
+            FailedPrecondition,
+            "creating the ONNX Runtime environment: {e}"
+        )
+    })?;
+    *env = Some(created.clone());
+    Ok(created)
 }
 
 /// Builds the session; `ort` builder errors are not `Send`, so they stay inside this function.
