@@ -53,7 +53,7 @@ impl Letterbox {
     }
 }
 
-/// One axis of the bilinear map: source indices (already multiplied by 3 for x) and weight.
+/// One axis of the bilinear map: the two source pixels (or rows) and the weight of the second.
 #[derive(Clone, Copy, Debug, Default)]
 struct Tap {
     i0: usize,
@@ -61,9 +61,8 @@ struct Tap {
     f: f32,
 }
 
-/// Half-pixel-centre bilinear taps for resizing `src` samples to `dst`, with `mul` applied to
-/// the indices (3 for RGB columns, 1 for rows).
-fn taps(src: u32, dst: u32, mul: usize, out: &mut Vec<Tap>) {
+/// Half-pixel-centre bilinear taps for resizing `src` samples to `dst`, edge-clamped.
+fn taps(src: u32, dst: u32, out: &mut Vec<Tap>) {
     out.clear();
     let ratio = src as f64 / dst as f64;
     let last = (src - 1) as f64;
@@ -72,21 +71,45 @@ fn taps(src: u32, dst: u32, mul: usize, out: &mut Vec<Tap>) {
         let i0 = s.floor();
         let i1 = (i0 + 1.0).min(last);
         out.push(Tap {
-            i0: i0 as usize * mul,
-            i1: i1 as usize * mul,
+            i0: i0 as usize,
+            i1: i1 as usize,
             f: (s - i0) as f32,
         });
     }
 }
 
+/// A source row resized horizontally, with the index of the row it holds.
+#[derive(Default)]
+struct HRow {
+    src_row: Option<usize>,
+    px: Vec<[f32; 3]>,
+}
+
+impl HRow {
+    /// Fills this with source row `y` of `rgb` resized through `xtaps`: per channel
+    /// `left * (1 - f) + right * f`.
+    fn fill(&mut self, rgb: &[u8], y: usize, stride: usize, row_len: usize, xtaps: &[Tap]) {
+        let (src, _) = rgb[y * stride..y * stride + row_len].as_chunks::<3>();
+        self.px.resize(xtaps.len(), [0.0; 3]);
+        for (o, t) in self.px.iter_mut().zip(xtaps) {
+            let (a, c) = (src[t.i0], src[t.i1]);
+            let (f, g) = (t.f, 1.0 - t.f);
+            *o = [0, 1, 2].map(|k| a[k] as f32 * g + c[k] as f32 * f);
+        }
+        self.src_row = Some(y);
+    }
+}
+
 /// Letterboxes frames into a reused NCHW buffer. Geometry, tap tables and padding are recomputed
-/// only when the source size changes.
+/// only when the source size changes. The resize is separable: each needed source row is
+/// resized horizontally once (two rows are kept), then output rows blend two of them.
 pub struct Letterboxer {
     spec: InputSpec,
     scale: f32,
     buf: Vec<f32>,
     xtaps: Vec<Tap>,
     ytaps: Vec<Tap>,
+    rows: [HRow; 2],
     geometry: Option<Letterbox>,
 }
 
@@ -101,6 +124,7 @@ impl Letterboxer {
             buf: vec![0.0; len],
             xtaps: Vec::new(),
             ytaps: Vec::new(),
+            rows: Default::default(),
             geometry: None,
         }
     }
@@ -116,9 +140,9 @@ impl Letterboxer {
         if width == 0 || height == 0 {
             bail!(InvalidArgument, "frame is {width}x{height}: empty");
         }
-        let row = width as usize * 3;
-        let need = stride * (height as usize - 1) + row;
-        if stride < row || rgb.len() < need {
+        let row_len = width as usize * 3;
+        let need = stride * (height as usize - 1) + row_len;
+        if stride < row_len || rgb.len() < need {
             bail!(
                 InvalidArgument,
                 "frame {width}x{height} with stride {stride} needs {need} bytes, got {}",
@@ -130,8 +154,8 @@ impl Letterboxer {
             Some(g) if g.src_w == width && g.src_h == height => g,
             _ => {
                 let g = Letterbox::new(width, height, dw, dh, self.spec.letterbox);
-                taps(width, g.new_w, 3, &mut self.xtaps);
-                taps(height, g.new_h, 1, &mut self.ytaps);
+                taps(width, g.new_w, &mut self.xtaps);
+                taps(height, g.new_h, &mut self.ytaps);
                 self.buf.fill(self.spec.pad as f32 * self.scale);
                 self.geometry = Some(g);
                 g
@@ -145,31 +169,33 @@ impl Letterboxer {
             ChannelOrder::Bgr => (p2, p1, p0),
         };
         let scale = self.scale;
+        let n = lb.new_w as usize;
+        for row in &mut self.rows {
+            row.src_row = None; // a new frame
+        }
         for (dy, ty) in self.ytaps.iter().enumerate() {
-            let r0 = &rgb[ty.i0 * stride..ty.i0 * stride + row];
-            let r1 = &rgb[ty.i1 * stride..ty.i1 * stride + row];
+            let [top, bot] = &mut self.rows;
+            if top.src_row != Some(ty.i0) {
+                if bot.src_row == Some(ty.i0) {
+                    std::mem::swap(top, bot);
+                } else {
+                    top.fill(rgb, ty.i0, stride, row_len, &self.xtaps);
+                }
+            }
+            if bot.src_row != Some(ty.i1) {
+                bot.fill(rgb, ty.i1, stride, row_len, &self.xtaps);
+            }
             let off = (dy + lb.pad_y as usize) * dw as usize + lb.pad_x as usize;
-            let n = lb.new_w as usize;
             let (or, og, ob) = (
                 &mut pr[off..off + n],
                 &mut pg[off..off + n],
                 &mut pb[off..off + n],
             );
-            let fy = ty.f;
-            let gy = 1.0 - fy;
-            for (((tx, r), g), b) in self.xtaps.iter().zip(or).zip(og).zip(ob) {
-                let (a, c) = (&r0[tx.i0..tx.i0 + 3], &r0[tx.i1..tx.i1 + 3]);
-                let (d, e) = (&r1[tx.i0..tx.i0 + 3], &r1[tx.i1..tx.i1 + 3]);
-                let fx = tx.f;
-                let gx = 1.0 - fx;
-                let lerp = |k: usize| {
-                    let top = a[k] as f32 * gx + c[k] as f32 * fx;
-                    let bot = d[k] as f32 * gx + e[k] as f32 * fx;
-                    (top * gy + bot * fy) * scale
-                };
-                *r = lerp(0);
-                *g = lerp(1);
-                *b = lerp(2);
+            let (fy, gy) = (ty.f, 1.0 - ty.f);
+            let lines = top.px.iter().zip(&bot.px);
+            for ((((t, b), r), g), bl) in lines.zip(or).zip(og).zip(ob) {
+                let v = |k: usize| (t[k] * gy + b[k] * fy) * scale;
+                (*r, *g, *bl) = (v(0), v(1), v(2));
             }
         }
         Ok(lb)
@@ -326,6 +352,62 @@ mod tests {
         lb.run(&tall, 2, 4, ts).unwrap();
         assert_eq!(plane(&lb, 0)[1], [114.0, 9.0, 9.0, 114.0]);
         assert_eq!(lb.input().as_ptr(), ptr, "the input buffer is reused");
+    }
+
+    /// The bilinear formula pixel by pixel, without the separable pass or row reuse.
+    fn naive(
+        img: &[u8],
+        stride: usize,
+        (w, h): (u32, u32),
+        g: &Letterbox,
+        (x, y): (u32, u32),
+        k: usize,
+    ) -> f32 {
+        let map = |d: u32, src: u32, dst: u32| {
+            let s =
+                ((d as f64 + 0.5) * (src as f64 / dst as f64) - 0.5).clamp(0.0, (src - 1) as f64);
+            let i0 = s.floor();
+            (
+                i0 as usize,
+                (i0 + 1.0).min((src - 1) as f64) as usize,
+                (s - i0) as f32,
+            )
+        };
+        let (x0, x1, fx) = map(x, w, g.new_w);
+        let (y0, y1, fy) = map(y, h, g.new_h);
+        let p = |xx: usize, yy: usize| img[yy * stride + xx * 3 + k] as f32;
+        let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+        let bot = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+        top * (1.0 - fy) + bot * fy
+    }
+
+    #[test]
+    fn separable_pass_equals_the_formula_up_and_down() {
+        let pattern = |x: u32, y: u32| {
+            [
+                (x * 37 + y * 11) as u8,
+                (x * y * 7) as u8,
+                (x * 9 + 100) as u8,
+            ]
+        };
+        for (w, h, dst) in [(7, 5, 16), (5, 7, 16), (37, 23, 16), (23, 37, 8)] {
+            let (img, stride) = image(w, h, 1, pattern);
+            let mut lb = Letterboxer::new(&spec(dst, dst, ChannelOrder::Rgb, Placement::Center));
+            let g = lb.run(&img, w, h, stride).unwrap();
+            for k in 0..3 {
+                let p = plane(&lb, k);
+                for y in 0..g.new_h {
+                    for x in 0..g.new_w {
+                        let got = p[(y + g.pad_y) as usize][(x + g.pad_x) as usize];
+                        let want = naive(&img, stride, (w, h), &g, (x, y), k);
+                        assert!(
+                            (got - want).abs() < 1e-3,
+                            "{w}x{h} ({x},{y},{k}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
