@@ -139,6 +139,14 @@ impl Detector {
             &manifest.output.strides,
         );
         let out_dims = check_io(&session, &manifest, &post)?;
+        // The licence is said wherever a model is selected (YOLOv12n's weights are AGPL-3.0).
+        tracing::info!(
+            model = %manifest.name,
+            file = %manifest.model_file.display(),
+            license = %manifest.license,
+            intra_threads = config.intra_threads,
+            "detector loaded"
+        );
         Ok(Detector {
             session,
             manifest,
