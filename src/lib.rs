@@ -5,6 +5,7 @@
 pub mod api;
 pub mod camera;
 pub mod config;
+pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod frame;

@@ -41,6 +41,21 @@ struct ServeArgs {
 enum Cmd {
     /// Run the service: gRPC API, HTTP health and metrics.
     Serve(ServeArgs),
+    /// Run the demo: the service plus the demo camera, registered through the API.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// The demo camera definition.
+        #[arg(long, default_value = "demo/camera.toml")]
+        camera_file: PathBuf,
+        /// The demo camera's stream URL.
+        #[arg(
+            long,
+            env = "VIGIL_DEMO_URL",
+            default_value = "rtsp://127.0.0.1:8554/demo"
+        )]
+        url: String,
+    },
     /// Manage cameras on a running server.
     Cameras {
         /// Address of the vigil gRPC server.
@@ -99,6 +114,27 @@ fn main() -> ExitCode {
                 runtime()
                     .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
                     .and_then(|rt| rt.block_on(vigil::server::run(s)))
+            }
+            Err(e) => Err(e),
+        },
+        Cmd::Demo {
+            serve,
+            camera_file,
+            url,
+        } => match settings(&serve) {
+            Ok(s) => {
+                init_logging(s.log.format, &s.log.level);
+                runtime()
+                    .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
+                    .and_then(|rt| {
+                        rt.block_on(vigil::demo::run(
+                            s,
+                            vigil::demo::DemoOptions {
+                                camera_file: &camera_file,
+                                url,
+                            },
+                        ))
+                    })
             }
             Err(e) => Err(e),
         },

@@ -146,12 +146,19 @@ pub async fn shutdown_signal() {
 
 /// Runs the service until a signal arrives, then shuts down within the configured deadline.
 pub async fn run(settings: Settings) -> Result<()> {
-    let mut running = start(&settings).await?;
-    tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
-        r = running.failed() => return r,
+    let running = start(&settings).await?;
+    running.until_signal(settings.shutdown_timeout).await
+}
+
+impl Running {
+    /// Serves until SIGINT/SIGTERM (or a listener failure), then shuts down within `deadline`.
+    pub async fn until_signal(mut self, deadline: std::time::Duration) -> Result<()> {
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("shutting down"),
+            r = self.failed() => return r,
+        }
+        self.shutdown(deadline).await?;
+        tracing::info!("stopped");
+        Ok(())
     }
-    running.shutdown(settings.shutdown_timeout).await?;
-    tracing::info!("stopped");
-    Ok(())
 }

@@ -25,11 +25,17 @@ impl Drop for Serve {
 }
 
 /// Starts `vigil serve` on port 0 and reads the bound addresses from its JSON log.
-#[allow(clippy::zombie_processes)] // the child is waited for by `Serve::drop`, or killed and waited below
 fn serve(data_dir: &Path) -> Serve {
+    start(data_dir, "serve", &[])
+}
+
+/// Starts `vigil SUBCOMMAND` (serve or demo) on port 0 with `extra` arguments.
+#[allow(clippy::zombie_processes)] // the child is waited for by `Serve::drop`, or killed and waited below
+fn start(data_dir: &Path, subcommand: &str, extra: &[&str]) -> Serve {
     let mut child = Command::new(BIN)
+        .arg(subcommand)
+        .args(extra)
         .args([
-            "serve",
             "--grpc-addr",
             "127.0.0.1:0",
             "--http-addr",
@@ -71,7 +77,7 @@ fn serve(data_dir: &Path) -> Serve {
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("vigil serve did not log its addresses within 20 s");
+    panic!("vigil {subcommand} did not log its addresses within 20 s");
 }
 
 fn cli(server: &str, args: &[&str]) -> (bool, String, String) {
@@ -160,6 +166,32 @@ fn camera_survives_kill_9_and_restart() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[test]
+fn demo_registers_its_camera_through_the_api_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/camera.toml");
+    let url = "rtsp://127.0.0.1:8554/demo-test";
+    for round in 0..2 {
+        let demo = start(dir.path(), "demo", &["--camera-file", file, "--url", url]);
+        // The camera is registered right after the listeners are up.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let out = loop {
+            let (ok, out, err) = cli(&demo.grpc, &["show", "demo-campus"]);
+            if ok {
+                break out;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: demo camera missing: {err}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(out.contains(url) && out.contains("lawn-intrusion"), "{out}");
+        let (ok, list, _) = cli(&demo.grpc, &["list"]);
+        assert!(ok && list.lines().count() == 1, "round {round}: {list}");
+    }
 }
 
 #[test]

@@ -283,3 +283,32 @@ pub async fn run(server: &str, cmd: CameraCmd) -> Result<()> {
     }
     Ok(())
 }
+
+/// Registers a camera from a camera file with `url`, replacing it when it already exists (used by
+/// `vigil demo`). Returns its id.
+pub async fn register(server: &str, file: &CameraFile, url: &str) -> Result<String> {
+    let mut client = CameraServiceClient::new(connect(server).await?);
+    let mut camera = camera_file_to_pb(file);
+    camera.url = url.to_string();
+    let created = client
+        .create_camera(pb::CreateCameraRequest {
+            camera_id: file.id.clone(),
+            camera: Some(camera.clone()),
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(s) if s.code() == tonic::Code::AlreadyExists => {
+            camera.name = format!("{CAMERA_PREFIX}{}", file.id);
+            client
+                .update_camera(pb::UpdateCameraRequest {
+                    camera: Some(camera),
+                    update_mask: None,
+                })
+                .await
+                .map_err(status_error)?;
+        }
+        Err(s) => return Err(status_error(s)),
+    }
+    Ok(file.id.clone())
+}
