@@ -1,4 +1,19 @@
-//! Object detection with ONNX Runtime. This is the only module that imports `ort`.
+//! Object detection with ONNX Runtime. This is the only module that imports `ort` (in
+//! `session.rs`). It owns model manifests, pre- and post-processing, the detector session and the
+//! scheduling of detector threads over cameras; it must never track, apply incident rules or talk
+//! to clients.
+
+pub mod config;
+pub mod manifest;
+pub mod post;
+pub mod prep;
+pub mod scheduler;
+pub mod session;
+
+pub use config::DetectorConfig;
+pub use manifest::Manifest;
+pub use scheduler::{CameraFeed, DetectionResult, Scheduler};
+pub use session::{Detector, StageTimes};
 
 /// One detected object in a frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
