@@ -2,6 +2,7 @@
 //! Modules follow the pipeline: ingest -> detect -> track -> rules -> incidents -> api, with
 //! `camera`, `config`, `error`, `metrics` and `store` shared below them.
 
+pub mod analyze;
 pub mod api;
 pub mod camera;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod detect;
 pub mod error;
 pub mod frame;
 pub mod ingest;
+pub mod media;
 pub mod metrics;
 pub mod rules;
 pub mod server;

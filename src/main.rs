@@ -37,6 +37,63 @@ struct ServeArgs {
     log_format: Option<String>,
 }
 
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// A video file, or a URL (file://, rtsp://).
+    input: String,
+    /// Model name (a manifest in models/) or manifest path.
+    #[arg(long, default_value = vigil::detect::config::DEFAULT_MODEL)]
+    model: String,
+    /// One JSON object per line (see README: "vigil analyze output").
+    #[arg(long)]
+    json: bool,
+    /// Analysed frames per second (0 = every frame).
+    #[arg(long, default_value_t = 5.0)]
+    fps: f64,
+    /// Analysis frame width (height keeps the aspect ratio; 0 = native).
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    /// Minimum detection score.
+    #[arg(long, default_value_t = 0.3)]
+    score: f32,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Stop after this many seconds of stream time.
+    #[arg(long)]
+    max_seconds: Option<f64>,
+}
+
+fn analyze(a: AnalyzeArgs) -> Result<(), vigil::error::Error> {
+    use vigil::analyze::{Format, Options};
+    let max_duration = match a.max_seconds {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(vigil::err!(
+                InvalidArgument,
+                "--max-seconds: {s} is not a positive number"
+            ));
+        }
+    };
+    let mut detector = vigil::detect::DetectorConfig::for_model(&a.model);
+    detector.score_threshold = a.score;
+    detector.intra_threads = a.threads;
+    let opts = Options {
+        input: a.input,
+        detector,
+        tracker: Default::default(),
+        reader: vigil::ingest::ReaderOptions {
+            fps: a.fps,
+            width: a.width,
+        },
+        format: if a.json { Format::Json } else { Format::Human },
+        max_duration,
+    };
+    let stdout = std::io::stdout().lock();
+    vigil::analyze::run(&opts, std::io::BufWriter::new(stdout)).map(|_| ())
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the service: gRPC API, HTTP health and metrics.
@@ -56,6 +113,9 @@ enum Cmd {
         )]
         url: String,
     },
+    /// Analyse a clip or stream offline: detection and tracking, one line per analysed frame,
+    /// then a summary (logs go to standard error).
+    Analyze(AnalyzeArgs),
     /// Manage cameras on a running server.
     Cameras {
         /// Address of the vigil gRPC server.
@@ -138,6 +198,10 @@ fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Cmd::Analyze(a) => {
+            init_logging(LogFormat::Human, "warn");
+            analyze(a)
+        }
         Cmd::Cameras { server, cmd } => {
             init_logging(LogFormat::Human, "warn");
             runtime()

@@ -1,4 +1,4 @@
-//! Reading a video file frame by frame for offline analysis (`vigil analyze`, tests, benchmarks).
+//! Reading a video file (or any stream GStreamer can open by URI) frame by frame for offline analysis (`vigil analyze`, tests, benchmarks).
 //! Unlike a live camera, nothing may be dropped here for lack of time: the consumer pulls each
 //! analysis frame and the pipeline waits (appsink without dropping). The chain is the analysis
 //! tap's: decode -> drop to the analysis rate -> scale -> convert to RGB, so a file is analysed
@@ -53,11 +53,21 @@ const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(200);
 impl FileReader {
     /// Opens `path` and starts decoding. Errors name the file.
     pub fn open(path: &Path, opts: &ReaderOptions) -> Result<FileReader> {
-        super::init()?;
         let name = path.display().to_string();
         if !path.is_file() {
             return Err(err!(InvalidArgument, "{name}: no such file"));
         }
+        let abs = std::fs::canonicalize(path).map_err(|e| err!(InvalidArgument, "{name}: {e}"))?;
+        let uri = url::Url::from_file_path(&abs)
+            .map_err(|_| err!(InvalidArgument, "{name}: not a usable file path"))?;
+        Self::open_uri(uri.as_str(), &name, opts)
+    }
+
+    /// Opens a URI (`file://`, `rtsp://`, ...) and starts decoding; `name` is used in errors and
+    /// must not contain credentials. A live stream never ends by itself.
+    pub fn open_uri(uri: &str, name: &str, opts: &ReaderOptions) -> Result<FileReader> {
+        super::init()?;
+        let name = name.to_string();
         if !(0.0..=120.0).contains(&opts.fps) || !opts.fps.is_finite() {
             return Err(err!(InvalidArgument, "fps: {} is not in 0..120", opts.fps));
         }
@@ -67,9 +77,8 @@ impl FileReader {
                 format!("GStreamer element {factory} is missing (run scripts/setup)"),
             )
         };
-        let src = make("filesrc")?;
-        src.set_property("location", path.to_string_lossy().as_ref());
-        let decode = make("decodebin")?;
+        let decode = make("uridecodebin")?;
+        decode.set_property("uri", uri);
         let rate = make("videorate")?;
         rate.set_property("drop-only", true);
         if opts.fps > 0.0 {
@@ -92,12 +101,10 @@ impl FileReader {
             .drop(false)
             .build();
         let pipeline = gst::Pipeline::new();
-        let elements = [&src, &decode, &rate, &scale, &convert, sink.upcast_ref()];
+        let elements = [&decode, &rate, &scale, &convert, sink.upcast_ref()];
         pipeline
             .add_many(elements)
             .ctx(ErrorKind::Internal, "building the file pipeline")?;
-        src.link(&decode)
-            .ctx(ErrorKind::Internal, "linking filesrc")?;
         gst::Element::link_many([&rate, &scale, &convert, sink.upcast_ref()])
             .ctx(ErrorKind::Internal, "linking the analysis chain")?;
         let rate_sink = rate

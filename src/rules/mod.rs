@@ -2,5 +2,8 @@
 //! Rules are pure functions of (camera config, tracks, time) plus their own state; this module
 //! never touches video, the detector, the store or protobuf types.
 
+pub mod event;
 pub mod geometry;
 pub mod spec;
+
+pub use event::{Involved, Phase, RuleEvent};

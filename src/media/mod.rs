@@ -1,0 +1,11 @@
+//! Media: the encoded stream as ingest hands it over (access units), the per-camera pre-roll ring,
+//! clips cut from it without re-encoding, and snapshots. GStreamer may be imported here (and in
+//! `ingest`) only. This module must never decode for analysis, run the detector, or touch the
+//! store: incidents tell it what to cut, and it tells them what it wrote.
+
+pub mod paths;
+pub mod ring;
+pub mod unit;
+
+pub use ring::{ClipRing, ReadUnits, RingStats};
+pub use unit::{EncodedUnit, VideoCodec};
