@@ -22,11 +22,7 @@ fn motorway_cars_keep_their_ids_and_drive_down_the_frame() {
     };
     let detector = Detector::load(&DetectorConfig::for_model("yolov12n")).unwrap();
     let mut analyzer = Analyzer::new(detector, TrackerConfig::default());
-    let car = analyzer
-        .labels()
-        .iter()
-        .position(|l| l == "car")
-        .unwrap() as u16;
+    let car = analyzer.labels().iter().position(|l| l == "car").unwrap() as u16;
     let mut reader = FileReader::open(&clip, &ReaderOptions::default()).unwrap();
     let mut paths: BTreeMap<u64, (u16, Path)> = BTreeMap::new();
     let mut most_at_once = 0;
