@@ -5,6 +5,7 @@
 
 pub mod paths;
 pub mod ring;
+pub mod transcode;
 pub mod unit;
 
 pub use ring::{ClipRing, ReadUnits, RingStats};
