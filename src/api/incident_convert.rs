@@ -182,6 +182,7 @@ pub fn event_to_pb(e: &IncidentEvent) -> pb::IncidentEvent {
         r#type: event_type_to_pb(e.event_type) as i32,
         incident: Some(incident_to_pb(&e.incident)),
         time: Some(timestamp(e.time)),
+        audit: e.audit.as_ref().map(audit_to_pb),
     }
 }
 

@@ -136,10 +136,12 @@ pub struct IncidentEvent {
     /// The full record as of this event.
     pub incident: Incident,
     pub time: SystemTime,
+    /// For review events: the action recorded in the audit trail.
+    pub audit: Option<AuditEntry>,
 }
 
 /// A review action, as recorded (append-only) in the audit trail.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub time: SystemTime,
     pub actor: String,

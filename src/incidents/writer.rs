@@ -78,6 +78,15 @@ pub fn new_incident_id(now: SystemTime) -> String {
     format!("inc-{ms}-{:016x}", rand::random::<u64>())
 }
 
+/// The current time at the store's precision (milliseconds), so that what subscribers see live
+/// equals what they replay.
+fn now_ms() -> SystemTime {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    UNIX_EPOCH + Duration::from_millis(since.as_millis() as u64)
+}
+
 struct Writer {
     store: Arc<dyn IncidentStore>,
     hub: Hub,
@@ -153,7 +162,7 @@ impl Writer {
     fn rule(&mut self, engine: EngineToken, ev: RuleEvent) -> Result<IncidentEvent> {
         crate::camera::validate_id("camera_id", &ev.camera_id)?;
         let key = (engine, ev.camera_id.clone(), ev.key);
-        let now = SystemTime::now();
+        let now = now_ms();
         match ev.phase {
             Phase::Opened => {
                 if self.open.contains_key(&key) {
@@ -228,7 +237,7 @@ impl Writer {
 
     fn review(&mut self, id: &str, actor: String, action: ReviewAction) -> Result<IncidentEvent> {
         let mut inc = self.store.get_incident(id)?;
-        let now = SystemTime::now();
+        let now = now_ms();
         let (t, resolution, note) = match action {
             ReviewAction::Acknowledge => {
                 match inc.review {
@@ -279,7 +288,7 @@ impl Writer {
                 inc.clip.state = ClipState::Expired;
             }
         }
-        inc.update_time = SystemTime::now();
+        inc.update_time = now_ms();
         self.commit(&inc, EventType::Media, None)
     }
 }

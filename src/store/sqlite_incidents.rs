@@ -33,7 +33,8 @@ pub(super) const MIGRATION: &str = "
         incident_id TEXT NOT NULL REFERENCES incident (id),
         type TEXT NOT NULL,
         time_ms INTEGER NOT NULL,
-        record TEXT NOT NULL
+        record TEXT NOT NULL,
+        audit TEXT
     ) STRICT;
     CREATE TABLE incident_audit (
         n INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +87,18 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentEvent> {
         event_type: from_name(&t)?,
         time: from_ms(r.get(2)?),
         incident: record(&r.get::<_, String>(3)?)?,
+        audit: r
+            .get::<_, Option<String>>(4)?
+            .map(|a| {
+                serde_json::from_str(&a).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        4,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -133,9 +146,14 @@ impl IncidentStore for SqliteStore {
             )
             .ctx(ErrorKind::Internal, ctx())?;
         }
+        let audit_json = audit
+            .map(serde_json::to_string)
+            .transpose()
+            .ctx(ErrorKind::Internal, "encoding audit entry")?;
         tx.execute(
-            "INSERT INTO incident_event (incident_id, type, time_ms, record) VALUES (?1, ?2, ?3, ?4)",
-            params![id, event_type.as_str(), to_ms(time), rec],
+            "INSERT INTO incident_event (incident_id, type, time_ms, record, audit)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, event_type.as_str(), to_ms(time), rec, audit_json],
         )
         .ctx(ErrorKind::Internal, ctx())?;
         let seq = tx.last_insert_rowid();
@@ -145,6 +163,7 @@ impl IncidentStore for SqliteStore {
             event_type,
             incident: incident.clone(),
             time: from_ms(to_ms(time)),
+            audit: audit.cloned(),
         })
     }
 
@@ -191,7 +210,7 @@ impl IncidentStore for SqliteStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT seq, type, time_ms, record FROM incident_event WHERE seq > ?1
+                "SELECT seq, type, time_ms, record, audit FROM incident_event WHERE seq > ?1
                  ORDER BY seq LIMIT ?2",
             )
             .ctx(ErrorKind::Internal, "reading incident events")?;
