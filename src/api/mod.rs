@@ -7,6 +7,7 @@ pub mod client;
 pub mod codec;
 pub mod convert;
 pub mod http;
+pub mod incident_client;
 pub mod incident_convert;
 pub mod incident_service;
 pub mod status;
