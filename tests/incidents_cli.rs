@@ -135,10 +135,9 @@ async fn watch_resumes_after_a_restart_and_review_commands_work() {
     assert_eq!(shown["audit"][0]["actor"], "op-dung");
     assert_eq!(shown["audit"][1]["note"], "checked on site");
     assert_eq!(list.lines().count(), 3, "{list}");
-    let rest =
-        tokio::task::spawn_blocking(move || [next_json(&rx), next_json(&rx), next_json(&rx)])
-            .await
-            .unwrap();
+    let rest = tokio::task::spawn_blocking(move || [(); 5].map(|_| next_json(&rx)))
+        .await
+        .unwrap();
     let got: Vec<_> = rest
         .iter()
         .map(|v| {
@@ -151,12 +150,15 @@ async fn watch_resumes_after_a_restart_and_review_commands_work() {
     assert_eq!(
         got,
         [
-            (3, "OPENED".to_string()),
-            (4, "ACKNOWLEDGED".to_string()),
-            (5, "NOTE".to_string())
+            (3, "CLOSED".to_string()), // the restart closes what the old engines left open
+            (4, "CLOSED".to_string()),
+            (5, "OPENED".to_string()),
+            (6, "ACKNOWLEDGED".to_string()),
+            (7, "NOTE".to_string())
         ]
     );
-    assert_eq!(rest[2]["audit"]["note"], "checked on site");
+    assert_eq!(rest[0]["incident"]["id"], id1.as_str());
+    assert_eq!(rest[4]["audit"]["note"], "checked on site");
 
     // Bad input is refused by name, before anything is sent.
     let out = Command::new(BIN)

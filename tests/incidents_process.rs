@@ -124,8 +124,8 @@ async fn seed(dir: &Path) -> String {
     format!("incidents/{}", ev.incident.id)
 }
 
-/// (sequence, note text) of every event received.
-type Seen = Arc<Mutex<Vec<(u64, String)>>>;
+/// (sequence, type, note text) of every event received.
+type Seen = Arc<Mutex<Vec<(u64, pb::IncidentEventType, String)>>>;
 
 async fn collect(
     mut s: tonic::Streaming<pb::IncidentEvent>,
@@ -133,9 +133,10 @@ async fn collect(
     until_note: Option<String>,
 ) {
     while let Ok(Some(ev)) = s.message().await {
+        let t = ev.r#type();
         let note = ev.audit.map(|a| a.note).unwrap_or_default();
         let done = until_note.as_ref() == Some(&note);
-        seen.lock().unwrap().push((ev.sequence, note));
+        seen.lock().unwrap().push((ev.sequence, t, note));
         if done {
             return;
         }
@@ -218,12 +219,18 @@ async fn committed_events_survive_kill_9_and_sequences_continue() {
     let want: Vec<u64> = (1..=seqs.len() as u64).collect();
     assert_eq!(seqs, want);
     assert_eq!(
-        all.last().unwrap().1,
+        all.last().unwrap().2,
         marker,
         "the new event continues the sequence"
     );
     // Every note the server acknowledged before dying was committed and is in the stream.
-    let notes: Vec<&str> = all.iter().map(|e| e.1.as_str()).collect();
+    // The seeded incident, left open by the first run, was closed by the next one.
+    assert_eq!(all[1].1, pb::IncidentEventType::Closed);
+    let notes: Vec<&str> = all
+        .iter()
+        .filter(|e| e.1 == pb::IncidentEventType::Note)
+        .map(|e| e.2.as_str())
+        .collect();
     for n in acked.lock().unwrap().iter() {
         assert!(notes.contains(&n.as_str()), "{n} acknowledged but lost");
     }
@@ -234,5 +241,5 @@ async fn committed_events_survive_kill_9_and_sequences_continue() {
         .unwrap()
         .into_inner();
     let trail: Vec<&str> = inc.audit.iter().map(|a| a.note.as_str()).collect();
-    assert_eq!(trail, notes[1..].to_vec());
+    assert_eq!(trail, notes);
 }

@@ -101,6 +101,9 @@ pub(super) fn run(store: Arc<dyn IncidentStore>, hub: Hub, mut rx: mpsc::Receive
         hub,
         open: HashMap::new(),
     };
+    if let Err(e) = w.close_orphans() {
+        tracing::error!(error = %e, "closing incidents left open by the previous run");
+    }
     while let Some(cmd) = rx.blocking_recv() {
         let (result, reply) = match cmd {
             Command::Stop => {
@@ -157,6 +160,25 @@ impl Writer {
     ) -> Result<IncidentEvent> {
         self.store
             .commit_incident_event(inc, t, inc.update_time, audit)
+    }
+
+    /// Incidents still open in the store belong to rule engines of an earlier run, which will
+    /// never close them: close them now, ending at their last update.
+    fn close_orphans(&mut self) -> Result<()> {
+        let q = crate::incidents::model::IncidentQuery {
+            status: Some(Status::Open),
+            ..Default::default()
+        };
+        let orphans = self.store.list_incidents(&q, None, i32::MAX as usize)?;
+        for (_, mut inc) in orphans.into_iter().rev() {
+            inc.status = Status::Closed;
+            inc.end_time = Some(inc.update_time);
+            inc.update_time = now_ms();
+            let ev = self.commit(&inc, EventType::Closed, None)?;
+            tracing::info!(incident = %inc.id, "closed an incident left open by the previous run");
+            self.hub.publish(Arc::new(ev));
+        }
+        Ok(())
     }
 
     fn rule(&mut self, engine: EngineToken, ev: RuleEvent) -> Result<IncidentEvent> {
