@@ -64,6 +64,7 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         .ctx(ErrorKind::Internal, "reading HTTP address")?;
     let metrics = Metrics::new();
     let (incident_log, writer) = incidents::start(incident_store)?;
+    incident_log.hub().metrics().register(&metrics);
     let (stop, stop_rx) = watch::channel(false);
     let (camera_changes, camera_changes_rx) = watch::channel(0u64);
     let mut tasks = JoinSet::new();

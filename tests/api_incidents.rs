@@ -258,6 +258,12 @@ async fn a_stalled_subscriber_delays_nobody_and_is_caught_up() {
     let rest = read_until(&mut stalled, last).await;
     assert_contiguous(&rest, 2, last);
     assert!(r.incidents.hub().catch_ups() >= 1, "it did fall behind");
+    let m = r.metrics.render();
+    assert!(
+        m.contains(&format!("vigil_incident_events_total {last}\n")),
+        "{m}"
+    );
+    assert!(m.contains("vigil_incident_subscribers 2\n"), "{m}");
     r.shutdown(WAIT).await.unwrap();
 }
 

@@ -5,8 +5,9 @@
 //! sent; when it lags (or sees a gap) it goes back to the store from its last sequence. So every
 //! subscriber gets every matching event once, in sequence order, however slow it is.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use prometheus::{IntCounter, IntGauge};
 
 use tokio::sync::{broadcast, mpsc};
 
@@ -23,7 +24,52 @@ const REPLAY_BATCH: usize = 256;
 #[derive(Clone)]
 pub struct Hub {
     live: Arc<Mutex<Option<broadcast::Sender<Arc<IncidentEvent>>>>>,
-    catch_ups: Arc<AtomicU64>,
+    metrics: HubMetrics,
+}
+
+/// The hub's Prometheus metrics (registered by the server).
+#[derive(Clone)]
+pub struct HubMetrics {
+    /// Events committed and published.
+    pub events: IntCounter,
+    /// Subscribers that fell behind the live buffer and were caught up from the store.
+    pub catch_ups: IntCounter,
+    /// Open subscriptions.
+    pub subscribers: IntGauge,
+}
+
+impl HubMetrics {
+    fn new() -> HubMetrics {
+        let c = |n: &str, h: &str| IntCounter::new(n, h).expect("static metric");
+        HubMetrics {
+            events: c(
+                "incident_events_total",
+                "incident events committed and published",
+            ),
+            catch_ups: c(
+                "incident_subscriber_catch_ups_total",
+                "times a slow subscriber fell behind the live buffer and was caught up from the store",
+            ),
+            subscribers: IntGauge::new("incident_subscribers", "open incident subscriptions")
+                .expect("static metric"),
+        }
+    }
+
+    /// Registers every metric with `m`.
+    pub fn register(&self, m: &crate::metrics::Metrics) {
+        m.register(Box::new(self.events.clone()));
+        m.register(Box::new(self.catch_ups.clone()));
+        m.register(Box::new(self.subscribers.clone()));
+    }
+}
+
+/// Counts a subscription while it lives.
+struct Subscribed(IntGauge);
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Hub {
@@ -31,7 +77,7 @@ impl Hub {
         let (tx, _) = broadcast::channel(LIVE_BUFFER);
         Hub {
             live: Arc::new(Mutex::new(Some(tx))),
-            catch_ups: Arc::new(AtomicU64::new(0)),
+            metrics: HubMetrics::new(),
         }
     }
 
@@ -40,6 +86,7 @@ impl Hub {
     }
 
     pub(super) fn publish(&self, ev: Arc<IncidentEvent>) {
+        self.metrics.events.inc();
         if let Some(tx) = self.sender().as_ref() {
             // No receiver is not an error: nobody is subscribed.
             let _ = tx.send(ev);
@@ -57,7 +104,11 @@ impl Hub {
 
     /// How many times a subscriber fell behind the live buffer and was caught up from the store.
     pub fn catch_ups(&self) -> u64 {
-        self.catch_ups.load(Ordering::Relaxed)
+        self.metrics.catch_ups.get()
+    }
+
+    pub fn metrics(&self) -> &HubMetrics {
+        &self.metrics
     }
 }
 
@@ -102,6 +153,8 @@ pub async fn follow(
             .await;
         return;
     };
+    hub.metrics.subscribers.inc();
+    let _subscribed = Subscribed(hub.metrics.subscribers.clone());
     // `last` is the greatest sequence handled (sent or filtered out), matching or not.
     let mut last = after;
     'catch_up: loop {
@@ -146,7 +199,7 @@ pub async fn follow(
                 // A gap (cannot happen while the writer is the only publisher) or a lag: the
                 // store has everything after `last`.
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    hub.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    hub.metrics.catch_ups.inc();
                     tracing::debug!(last, "subscriber fell behind; catching up from the store");
                     continue 'catch_up;
                 }
