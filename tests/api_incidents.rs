@@ -591,3 +591,107 @@ async fn list_filters_and_pages_newest_first() {
     }
     r.shutdown(WAIT).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_engine_lives_keep_incidents_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start(dir.path()).await;
+    let (a, b) = (r.incidents.engine(), r.incidents.engine());
+    assert_ne!(a, b);
+    // The same key from two engine lives (a camera whose engine restarted) is two incidents.
+    let ia = r
+        .incidents
+        .submit(a, rule_event("gate-1", 1, Phase::Opened, "a"))
+        .await
+        .unwrap();
+    let ib = r
+        .incidents
+        .submit(b, rule_event("gate-1", 1, Phase::Opened, "b"))
+        .await
+        .unwrap();
+    assert_ne!(ia.incident.id, ib.incident.id);
+    let closed = r
+        .incidents
+        .submit(b, rule_event("gate-1", 1, Phase::Closed, "b"))
+        .await
+        .unwrap();
+    assert_eq!(closed.incident.id, ib.incident.id);
+    // An engine cannot update what it never opened, and nothing is committed for it.
+    let e = r
+        .incidents
+        .submit(a, rule_event("gate-1", 9, Phase::Updated, "?"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("key:"), "{e}");
+    let mut crit = rule_event("gate-2", 2, Phase::Opened, "c");
+    crit.severity = Severity::Critical;
+    crit.kind = IncidentKind::Crowd;
+    r.incidents.submit(a, crit).await.unwrap(); // sequence 4
+
+    let mut c = client(&r).await;
+    let cases: [(pb::SubscribeRequest, Vec<u64>); 3] = [
+        (
+            pb::SubscribeRequest {
+                cameras: vec!["cameras/gate-2".into()],
+                ..Default::default()
+            },
+            vec![4],
+        ),
+        (
+            pb::SubscribeRequest {
+                kinds: vec![pb::IncidentKind::Intrusion as i32],
+                ..Default::default()
+            },
+            vec![1, 2, 3],
+        ),
+        (
+            pb::SubscribeRequest {
+                min_severity: pb::Severity::Critical as i32,
+                after_sequence: 1,
+                ..Default::default()
+            },
+            vec![4],
+        ),
+    ];
+    for (req, want) in cases {
+        let mut s = c.subscribe(req.clone()).await.unwrap().into_inner();
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            let ev = tokio::time::timeout(WAIT, s.message())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            got.push(ev.sequence);
+        }
+        assert_eq!(got, want, "{req:?}");
+    }
+    for (req, field) in [
+        (
+            pb::SubscribeRequest {
+                cameras: vec!["gate-1".into()],
+                ..Default::default()
+            },
+            "cameras[0]",
+        ),
+        (
+            pb::SubscribeRequest {
+                kinds: vec![5, 77],
+                ..Default::default()
+            },
+            "kinds[1]",
+        ),
+        (
+            pb::SubscribeRequest {
+                min_severity: 9,
+                ..Default::default()
+            },
+            "min_severity",
+        ),
+    ] {
+        let e = c.subscribe(req).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().starts_with(field), "{field}: {}", e.message());
+    }
+    r.shutdown(WAIT).await.unwrap();
+}

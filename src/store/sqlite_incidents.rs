@@ -285,3 +285,91 @@ impl IncidentStore for SqliteStore {
             .ctx(ErrorKind::Internal, "listing incidents with media")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::model::{Clip, Review, Status};
+    use crate::rules::spec::{IncidentKind, Severity};
+
+    fn incident(id: &str) -> Incident {
+        let t = from_ms(1_000);
+        Incident {
+            id: id.into(),
+            camera_id: "c1".into(),
+            rule_id: "r".into(),
+            kind: IncidentKind::Crowd,
+            severity: Severity::Info,
+            zone_id: "z".into(),
+            status: Status::Open,
+            review: Review::New,
+            resolution: None,
+            start_time: t,
+            end_time: None,
+            objects: vec![],
+            peak: Default::default(),
+            summary: "s".into(),
+            snapshot: SnapshotState::Pending,
+            clip: Clip {
+                state: ClipState::Pending,
+                start: None,
+                end: None,
+            },
+            update_time: t,
+        }
+    }
+
+    #[test]
+    fn sequences_are_never_reused_and_the_audit_trail_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            assert_eq!(s.last_incident_sequence().unwrap(), 0);
+            let a = incident("inc-a");
+            let e1 = s
+                .commit_incident_event(&a, EventType::Opened, from_ms(2_000), None)
+                .unwrap();
+            let audit = AuditEntry {
+                time: from_ms(3_000),
+                actor: "op".into(),
+                action: EventType::Note,
+                resolution: None,
+                note: "n".into(),
+            };
+            let e2 = s
+                .commit_incident_event(&a, EventType::Note, from_ms(3_000), Some(&audit))
+                .unwrap();
+            assert_eq!((e1.sequence, e2.sequence), (1, 2));
+            assert_eq!(s.incident_audit("inc-a").unwrap(), [audit]);
+            let conn = s.lock();
+            for sql in [
+                "UPDATE incident_audit SET note = 'edited'",
+                "DELETE FROM incident_audit",
+            ] {
+                let e = conn.execute(sql, []).unwrap_err().to_string();
+                assert!(e.contains("append-only"), "{sql}: {e}");
+            }
+            // Even if the newest event row went away, its number is not handed out again.
+            conn.execute("DELETE FROM incident_event WHERE seq = 2", [])
+                .unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.last_incident_sequence().unwrap(), 2);
+        let e3 = s
+            .commit_incident_event(&incident("inc-b"), EventType::Opened, from_ms(4_000), None)
+            .unwrap();
+        assert_eq!(e3.sequence, 3);
+        let replay: Vec<u64> = s
+            .incident_events_after(0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(replay, [1, 3]);
+        assert_eq!(s.get_incident("inc-b").unwrap(), incident("inc-b"));
+        assert_eq!(
+            s.get_incident("inc-x").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
+}
