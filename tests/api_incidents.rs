@@ -238,7 +238,7 @@ async fn a_stalled_subscriber_delays_nobody_and_is_caught_up() {
         .await
         .unwrap();
     let mut c = IncidentServiceClient::new(ch);
-    let summary = "s".repeat(1500);
+    let summary = "s".repeat(3000);
     produce(r.incidents.clone(), engine, 1, 1, summary.clone()).await;
     let mut stalled = subscribe(&mut c, 0).await;
     assert_eq!(stalled.message().await.unwrap().unwrap().sequence, 1);
