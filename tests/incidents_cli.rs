@@ -72,6 +72,16 @@ fn cli(addr: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Kills the child when dropped, so a failing test leaves no process behind.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn next_json(rx: &mpsc::Receiver<String>) -> serde_json::Value {
     let line = rx.recv_timeout(WAIT).expect("a line from watch");
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
@@ -83,13 +93,15 @@ async fn watch_resumes_after_a_restart_and_review_commands_work() {
     let r = start(dir.path(), "127.0.0.1:0").await;
     let addr = r.grpc_addr.to_string();
     let engine = r.incidents.engine();
-    let mut watch = Command::new(BIN)
-        .args(["incidents", "--server", &addr, "watch", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = watch.stdout.take().unwrap();
+    let mut watch = Reaped(
+        Command::new(BIN)
+            .args(["incidents", "--server", &addr, "watch", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = watch.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -168,7 +180,6 @@ async fn watch_resumes_after_a_restart_and_review_commands_work() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("RESOLUTION: \"maybe\""), "{err}");
-    let _ = watch.kill();
-    let _ = watch.wait();
+    drop(watch);
     r.shutdown(WAIT).await.unwrap();
 }
