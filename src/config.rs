@@ -19,6 +19,64 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// Deletion of old media (snapshots and clips); incident records are kept.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Media of incidents that started longer ago than this many days are deleted; 0 = no age
+    /// limit. Default 30.
+    pub max_media_age_days: f64,
+    /// The media folder's disk budget in bytes: beyond it the oldest incidents' media go first;
+    /// 0 = no budget. Default 0.
+    pub max_media_bytes: u64,
+    /// Seconds between retention passes (1..86400). Default 300.
+    pub interval_s: f64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            max_media_age_days: 30.0,
+            max_media_bytes: 0,
+            interval_s: 300.0,
+        }
+    }
+}
+
+/// Validated retention settings (`None`: no limit).
+#[derive(Clone, Debug)]
+pub struct RetentionSettings {
+    pub max_media_age: Option<std::time::Duration>,
+    pub max_media_bytes: Option<u64>,
+    pub interval: std::time::Duration,
+}
+
+impl RetentionConfig {
+    pub fn resolve(&self) -> Result<RetentionSettings> {
+        let age = self.max_media_age_days;
+        if !(0.0..=36500.0).contains(&age) {
+            bail!(
+                InvalidArgument,
+                "retention.max_media_age_days: {age} is outside 0..36500"
+            );
+        }
+        if !(1.0..=86400.0).contains(&self.interval_s) {
+            bail!(
+                InvalidArgument,
+                "retention.interval_s: {} is outside 1..86400",
+                self.interval_s
+            );
+        }
+        Ok(RetentionSettings {
+            max_media_age: (age > 0.0).then(|| std::time::Duration::from_secs_f64(age * 86400.0)),
+            max_media_bytes: (self.max_media_bytes > 0).then_some(self.max_media_bytes),
+            interval: std::time::Duration::from_secs_f64(self.interval_s),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -94,6 +152,7 @@ pub struct Settings {
     pub shutdown_timeout: std::time::Duration,
     pub max_request_bytes: usize,
     pub log: LogConfig,
+    pub retention: RetentionSettings,
 }
 
 impl Config {
@@ -170,7 +229,9 @@ impl Config {
                 self.log.level
             )
         })?;
+        let retention = self.retention.resolve()?;
         Ok(Settings {
+            retention,
             grpc_addr,
             http_addr,
             data_dir: s.data_dir.clone(),
@@ -216,6 +277,12 @@ mod tests {
                 "server.shutdown_timeout_s",
             ),
             ("[log]\nformat = \"xml\"\n", "xml"),
+            ("[retention]\ninterval_s = 0.0\n", "retention.interval_s"),
+            (
+                "[retention]\nmax_media_age_days = -1.0\n",
+                "retention.max_media_age_days",
+            ),
+            ("[retention]\nmax_bytes = 1\n", "max_bytes"),
         ];
         for (text, needle) in cases {
             let r = Config::parse(text, "test.toml").and_then(|c| c.resolve(Overrides::default()));

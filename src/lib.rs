@@ -10,6 +10,7 @@ pub mod demo;
 pub mod detect;
 pub mod error;
 pub mod frame;
+pub mod incidents;
 pub mod ingest;
 pub mod media;
 pub mod metrics;

@@ -124,6 +124,14 @@ enum Cmd {
         #[command(subcommand)]
         cmd: vigil::api::client::CameraCmd,
     },
+    /// Watch, list, show and review incidents on a running server.
+    Incidents {
+        /// Address of the vigil gRPC server.
+        #[arg(long, env = "VIGIL_SERVER", default_value = "127.0.0.1:50051")]
+        server: String,
+        #[command(subcommand)]
+        cmd: vigil::api::incident_client::IncidentCmd,
+    },
 }
 
 fn settings(a: &ServeArgs) -> Result<Settings, vigil::error::Error> {
@@ -207,6 +215,12 @@ fn main() -> ExitCode {
             runtime()
                 .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
                 .and_then(|rt| rt.block_on(vigil::api::client::run(&server, cmd)))
+        }
+        Cmd::Incidents { server, cmd } => {
+            init_logging(LogFormat::Human, "warn");
+            runtime()
+                .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
+                .and_then(|rt| rt.block_on(vigil::api::incident_client::run(&server, cmd)))
         }
     };
     match result {

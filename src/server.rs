@@ -1,5 +1,7 @@
-//! Assembles and runs the service: opens the store, binds the gRPC and HTTP listeners (logging
-//! the addresses actually bound), and shuts everything down in order within a deadline.
+//! Assembles and runs the service: opens the store, starts the incident writer and media
+//! retention, binds the gRPC and HTTP listeners (logging the addresses actually bound), and shuts
+//! everything down in order within a deadline: the incident writer drains its queue before the
+//! listeners stop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use tokio::task::JoinSet;
 use crate::api::{self, ApiDeps};
 use crate::config::Settings;
 use crate::error::{ErrorKind, Result, ResultExt};
+use crate::incidents::{self, IncidentLog, IncidentWriter};
 use crate::metrics::Metrics;
-use crate::store::{SqliteStore, Store};
+use crate::store::{IncidentStore, SqliteStore, Store};
 
 /// A started service.
 pub struct Running {
@@ -21,6 +24,10 @@ pub struct Running {
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
     pub camera_changes: watch::Receiver<u64>,
+    /// The incident log: the rule engines submit their events here (`engine()` once per engine
+    /// life, then `submit`); the media stage reports snapshots and clips with `media_ready`.
+    pub incidents: IncidentLog,
+    writer: Option<IncidentWriter>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<Result<()>>,
 }
@@ -40,11 +47,13 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 pub async fn start(settings: &Settings) -> Result<Running> {
     api::codec::set_max_message_bytes(settings.max_request_bytes);
     let data_dir = settings.data_dir.clone();
-    let store: Arc<dyn Store> = Arc::new(
+    let sqlite = Arc::new(
         tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
             .await
             .ctx(ErrorKind::Internal, "opening the store")??,
     );
+    let store: Arc<dyn Store> = sqlite.clone();
+    let incident_store: Arc<dyn IncidentStore> = sqlite;
     let grpc = bind("gRPC", settings.grpc_addr).await?;
     let http = bind("HTTP", settings.http_addr).await?;
     let grpc_addr = grpc
@@ -54,6 +63,8 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         .local_addr()
         .ctx(ErrorKind::Internal, "reading HTTP address")?;
     let metrics = Metrics::new();
+    let (incident_log, writer) = incidents::start(incident_store)?;
+    incident_log.hub().metrics().register(&metrics);
     let (stop, stop_rx) = watch::channel(false);
     let (camera_changes, camera_changes_rx) = watch::channel(0u64);
     let mut tasks = JoinSet::new();
@@ -62,8 +73,15 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         ApiDeps {
             store: store.clone(),
             camera_changes,
+            incidents: incident_log.clone(),
         },
         stopped(stop_rx.clone()),
+    ));
+    tasks.spawn(incidents::retention::run(
+        incident_log.clone(),
+        settings.data_dir.clone(),
+        settings.retention.clone(),
+        stop_rx.clone(),
     ));
     tasks.spawn(api::serve_http(http, metrics.clone(), stopped(stop_rx)));
     tracing::info!(%grpc_addr, %http_addr, data_dir = %settings.data_dir.display(), "vigil is serving");
@@ -73,16 +91,23 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         store,
         metrics,
         camera_changes: camera_changes_rx,
+        incidents: incident_log,
+        writer: Some(writer),
         stop,
         tasks,
     })
 }
 
 impl Running {
-    /// Stops the listeners and waits for them, at most `deadline`.
+    /// Lets the incident writer commit what is queued, then stops the listeners and waits for
+    /// them, all within `deadline`.
     pub async fn shutdown(mut self, deadline: std::time::Duration) -> Result<()> {
-        let _ = self.stop.send(true);
+        let writer = self.writer.take();
         let drain = async {
+            if let Some(w) = writer {
+                w.stop().await;
+            }
+            let _ = self.stop.send(true);
             let mut first_err = None;
             while let Some(r) = self.tasks.join_next().await {
                 match r {

@@ -7,6 +7,9 @@ pub mod client;
 pub mod codec;
 pub mod convert;
 pub mod http;
+pub mod incident_client;
+pub mod incident_convert;
+pub mod incident_service;
 pub mod status;
 
 /// The generated types and services of `proto/vigil/v1`.
@@ -31,6 +34,8 @@ pub struct ApiDeps {
     pub store: Arc<dyn Store>,
     /// Bumped after every change to the camera registry.
     pub camera_changes: watch::Sender<u64>,
+    /// The incident log (subscriptions, queries, review).
+    pub incidents: crate::incidents::IncidentLog,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes.
@@ -42,9 +47,17 @@ pub async fn serve_grpc(
     let cameras = pb::camera_service_server::CameraServiceServer::new(
         camera_service::CameraApi::new(deps.store, deps.camera_changes),
     );
+    let incidents = pb::incident_service_server::IncidentServiceServer::new(
+        incident_service::IncidentApi::new(deps.incidents),
+    );
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<pb::camera_service_server::CameraServiceServer<camera_service::CameraApi>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::incident_service_server::IncidentServiceServer<
+            incident_service::IncidentApi,
+        >>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(codec::DESCRIPTOR_SET)
@@ -61,6 +74,7 @@ pub async fn serve_grpc(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(cameras)
+        .add_service(incidents)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .ctx(ErrorKind::Internal, "gRPC server failed")

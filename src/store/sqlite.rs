@@ -30,6 +30,8 @@ const MIGRATIONS: &[&str] = &[
         create_time_ms INTEGER NOT NULL,
         update_time_ms INTEGER NOT NULL
     ) STRICT;",
+    // 2: the incident log (see sqlite_incidents.rs).
+    super::sqlite_incidents::MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -89,7 +91,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -107,13 +109,13 @@ fn restrict_permissions(path: &Path) {
 #[cfg(not(unix))]
 fn restrict_permissions(_: &Path) {}
 
-fn to_ms(t: SystemTime) -> i64 {
+pub(super) fn to_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-fn from_ms(ms: i64) -> SystemTime {
+pub(super) fn from_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
