@@ -19,6 +19,12 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// Camera ingest: backoff, watchdog, pre-roll, analysis size and rate.
+    #[serde(default)]
+    pub ingest: crate::ingest::IngestConfig,
+    /// The detector the service runs over every camera.
+    #[serde(default)]
+    pub detect: crate::detect::DetectorConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -94,6 +100,8 @@ pub struct Settings {
     pub shutdown_timeout: std::time::Duration,
     pub max_request_bytes: usize,
     pub log: LogConfig,
+    pub ingest: crate::ingest::IngestConfig,
+    pub detect: crate::detect::DetectorConfig,
 }
 
 impl Config {
@@ -170,6 +178,8 @@ impl Config {
                 self.log.level
             )
         })?;
+        self.ingest.validate("ingest")?;
+        self.detect.validate()?;
         Ok(Settings {
             grpc_addr,
             http_addr,
@@ -177,6 +187,8 @@ impl Config {
             shutdown_timeout: std::time::Duration::from_secs_f64(s.shutdown_timeout_s),
             max_request_bytes: s.max_request_bytes,
             log: self.log,
+            ingest: self.ingest,
+            detect: self.detect,
         })
     }
 }
@@ -216,6 +228,9 @@ mod tests {
                 "server.shutdown_timeout_s",
             ),
             ("[log]\nformat = \"xml\"\n", "xml"),
+            ("[ingest]\nwatchdog_s = 0.0\n", "ingest.watchdog_s"),
+            ("[ingest]\nbackof_min_s = 1.0\n", "backof_min_s"),
+            ("[detect]\nworkers = 0\n", "detect.workers"),
         ];
         for (text, needle) in cases {
             let r = Config::parse(text, "test.toml").and_then(|c| c.resolve(Overrides::default()));

@@ -31,6 +31,8 @@ pub struct ApiDeps {
     pub store: Arc<dyn Store>,
     /// Bumped after every change to the camera registry.
     pub camera_changes: watch::Sender<u64>,
+    /// Live ingest status of every camera.
+    pub status: crate::ingest::StatusBoard,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes.
@@ -40,7 +42,7 @@ pub async fn serve_grpc(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     let cameras = pb::camera_service_server::CameraServiceServer::new(
-        camera_service::CameraApi::new(deps.store, deps.camera_changes),
+        camera_service::CameraApi::new(deps.store, deps.camera_changes, deps.status),
     );
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
