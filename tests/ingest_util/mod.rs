@@ -66,6 +66,31 @@ pub fn start(
     width: u32,
     sink: Sink,
 ) -> Cam {
+    let source = Source::Rtsp {
+        url: url.to_string(),
+        credentials,
+        transport: Transport::Tcp,
+    };
+    start_source(
+        id,
+        &vigil::camera::redact_url(url),
+        source,
+        cfg,
+        fps,
+        width,
+        sink,
+    )
+}
+
+pub fn start_source(
+    id: &str,
+    name: &str,
+    source: Source,
+    cfg: &IngestConfig,
+    fps: f64,
+    width: u32,
+    sink: Sink,
+) -> Cam {
     vigil::ingest::init().unwrap();
     let board = StatusBoard::new(&Metrics::new()).unwrap();
     let ring = Arc::new(ClipRing::new(cfg.pre_roll(), cfg.ring_max_bytes));
@@ -100,12 +125,8 @@ pub fn start(
         seq: Arc::new(AtomicU64::new(0)),
     };
     let spec = PipelineSpec {
-        name: vigil::camera::redact_url(url),
-        source: Source::Rtsp {
-            url: url.to_string(),
-            credentials,
-            transport: Transport::Tcp,
-        },
+        name: name.to_string(),
+        source,
         fps,
         width,
     };
