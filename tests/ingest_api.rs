@@ -155,6 +155,32 @@ async fn registered_camera_streams_is_analysed_and_stops_when_disabled() {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from /metrics");
     }
+    // A new URL restarts the ingest on the new camera, without a service restart: the old
+    // camera can then go away without the camera noticing.
+    let cam2 = TestCam::start(&TestCamOptions::new(&file)).unwrap();
+    c.update_camera(pb::UpdateCameraRequest {
+        camera: Some(pb::Camera {
+            name: "cameras/gate".into(),
+            url: cam2.url(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["url".into()],
+        }),
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cam.stop();
+    let before = until(&mut c, "gate", Duration::from_secs(60), |s| {
+        s.state == STREAMING
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = status(&mut c, "gate").await.unwrap();
+    assert_eq!(after.state, STREAMING, "{after:?}");
+    assert_eq!(after.reconnects, 0, "{after:?}");
+    assert!(after.frames_in > before.frames_in, "{before:?} {after:?}");
     // Disabled: ingest stops.
     c.update_camera(pb::UpdateCameraRequest {
         camera: Some(pb::Camera {
@@ -181,7 +207,7 @@ async fn registered_camera_streams_is_analysed_and_stops_when_disabled() {
     let e = status(&mut c, "gate").await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound);
     running.shutdown(Duration::from_secs(20)).await.unwrap();
-    cam.stop();
+    cam2.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use ingest_util::{Sink, fast_config, rate, start};
-use vigil::ingest::{CameraState, TestCam, TestCamOptions};
+use ingest_util::{Sink, fast_config, rate, start, start_source};
+use vigil::camera::Transport;
+use vigil::ingest::{CameraState, Source, TestCam, TestCamOptions};
 
 const FPS: f64 = 5.0;
 const WIDTH: u32 = 320;
@@ -151,4 +152,35 @@ fn h265_reencode() {
         return;
     };
     check_clip(&f, "H265");
+}
+
+#[test]
+fn rtp_over_udp() {
+    let Some(f) = common::vtest_avi() else {
+        return;
+    };
+    let server = TestCam::start(&TestCamOptions::new(&f)).unwrap();
+    let source = Source::Rtsp {
+        url: server.url(),
+        credentials: None,
+        transport: Transport::Udp,
+    };
+    let cam = start_source(
+        "udp",
+        &server.url(),
+        source,
+        &fast_config(),
+        FPS,
+        WIDTH,
+        Sink::Record,
+    );
+    cam.wait_for(CameraState::Streaming, Duration::from_secs(45));
+    let frames = cam.record_for(Duration::from_secs(3));
+    let r = rate(&frames);
+    assert!(
+        (FPS * 0.7..=FPS * 1.15).contains(&r),
+        "UDP analysis rate {r:.2}"
+    );
+    cam.stop();
+    server.stop();
 }

@@ -269,11 +269,12 @@ impl pb::camera_service_server::CameraService for CameraApi {
         req: Request<pb::GetCameraStatusRequest>,
     ) -> Result<Response<pb::CameraStatus>, Status> {
         let id = camera_id_from_name("name", &req.get_ref().name).map_err(to_status)?;
-        if let Some(s) = self.status.get(&id) {
+        // The registry decides whether the camera exists (ingest follows it a moment later).
+        let camera = self.run(move |s| s.get_camera(&id)).await?;
+        if let Some(s) = self.status.get(&camera.id) {
             return Ok(Response::new(status_to_pb(&s)));
         }
         // Registered a moment ago: ingest has not picked it up yet.
-        let camera = self.run(move |s| s.get_camera(&id)).await?;
         let state = if camera.enabled {
             CameraState::Connecting
         } else {

@@ -386,7 +386,14 @@ impl Tail {
             .ctx(ErrorKind::Internal, "linking the video chain")?;
 
         self.taps.clock.begin();
-        self.taps.info().codec = Some(codec);
+        {
+            let mut info = self.taps.info();
+            if info.codec.is_some_and(|c| c != codec) {
+                // Clips cannot mix codecs: the pre-roll starts over.
+                self.taps.ring.clear();
+            }
+            info.codec = Some(codec);
+        }
         self.tap_origin(&head[0]);
         self.tap_encoded(&enc_sink, codec);
         self.tap_decoded(&dec);
@@ -434,6 +441,9 @@ impl Tail {
 
     fn tap_encoded(&self, sink: &gst_app::AppSink, codec: VideoCodec) {
         let taps = self.taps.clone();
+        // A new connection may start mid-GOP: its units before the first key frame cannot be
+        // decoded after the previous connection's, so the ring never gets them.
+        let mut keyed = false;
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |s| {
@@ -441,6 +451,10 @@ impl Tail {
                     let Some(buffer) = sample.buffer_owned() else {
                         return Ok(gst::FlowSuccess::Ok);
                     };
+                    keyed |= !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+                    if !keyed {
+                        return Ok(gst::FlowSuccess::Ok);
+                    }
                     let ns =
                         |t: Option<gst::ClockTime>| t.map(|t| Duration::from_nanos(t.nseconds()));
                     let Some(pts) = ns(buffer.pts()).or(ns(buffer.dts())) else {
