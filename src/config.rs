@@ -21,6 +21,12 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Camera ingest: backoff, watchdog, pre-roll, analysis size and rate.
+    #[serde(default)]
+    pub ingest: crate::ingest::IngestConfig,
+    /// The detector the service runs over every camera.
+    #[serde(default)]
+    pub detect: crate::detect::DetectorConfig,
 }
 
 /// Deletion of old media (snapshots and clips); incident records are kept.
@@ -153,6 +159,8 @@ pub struct Settings {
     pub max_request_bytes: usize,
     pub log: LogConfig,
     pub retention: RetentionSettings,
+    pub ingest: crate::ingest::IngestConfig,
+    pub detect: crate::detect::DetectorConfig,
 }
 
 impl Config {
@@ -230,6 +238,8 @@ impl Config {
             )
         })?;
         let retention = self.retention.resolve()?;
+        self.ingest.validate("ingest")?;
+        self.detect.validate()?;
         Ok(Settings {
             retention,
             grpc_addr,
@@ -238,6 +248,8 @@ impl Config {
             shutdown_timeout: std::time::Duration::from_secs_f64(s.shutdown_timeout_s),
             max_request_bytes: s.max_request_bytes,
             log: self.log,
+            ingest: self.ingest,
+            detect: self.detect,
         })
     }
 }
@@ -283,6 +295,9 @@ mod tests {
                 "retention.max_media_age_days",
             ),
             ("[retention]\nmax_bytes = 1\n", "max_bytes"),
+            ("[ingest]\nwatchdog_s = 0.0\n", "ingest.watchdog_s"),
+            ("[ingest]\nbackof_min_s = 1.0\n", "backof_min_s"),
+            ("[detect]\nworkers = 0\n", "detect.workers"),
         ];
         for (text, needle) in cases {
             let r = Config::parse(text, "test.toml").and_then(|c| c.resolve(Overrides::default()));

@@ -116,6 +116,23 @@ enum Cmd {
     /// Analyse a clip or stream offline: detection and tracking, one line per analysed frame,
     /// then a summary (logs go to standard error).
     Analyze(AnalyzeArgs),
+    /// Serve a video file as an RTSP camera on 127.0.0.1, looping forever (for tests and demos).
+    Testcam {
+        /// An MP4/MOV (served as recorded) or another file (transcoded to H.264, e.g. vtest.avi).
+        file: PathBuf,
+        /// Port (0 = any free port; the URL is printed).
+        #[arg(long, default_value_t = 8554)]
+        port: u16,
+        /// Mount path.
+        #[arg(long, default_value = "/stream")]
+        path: String,
+        /// Require this user (basic auth); the password comes from --password-env.
+        #[arg(long, requires = "password_env")]
+        user: Option<String>,
+        /// Name of the environment variable holding the password.
+        #[arg(long, requires = "user")]
+        password_env: Option<String>,
+    },
     /// Manage cameras on a running server.
     Cameras {
         /// Address of the vigil gRPC server.
@@ -173,6 +190,32 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+fn testcam(
+    file: PathBuf,
+    port: u16,
+    path: String,
+    user: Option<String>,
+    password_env: Option<String>,
+) -> Result<(), vigil::error::Error> {
+    let credentials = match (user, password_env) {
+        (Some(u), Some(var)) => {
+            let pass = std::env::var(&var)
+                .map_err(|_| vigil::err!(InvalidArgument, "--password-env: {var} is not set"))?;
+            Some((u, pass))
+        }
+        _ => None,
+    };
+    let cam = vigil::ingest::TestCam::start(&vigil::ingest::TestCamOptions {
+        file,
+        port,
+        path,
+        credentials,
+    })?;
+    println!("{}", cam.url());
+    cam.wait();
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -209,6 +252,16 @@ fn main() -> ExitCode {
         Cmd::Analyze(a) => {
             init_logging(LogFormat::Human, "warn");
             analyze(a)
+        }
+        Cmd::Testcam {
+            file,
+            port,
+            path,
+            user,
+            password_env,
+        } => {
+            init_logging(LogFormat::Human, "info");
+            testcam(file, port, path, user, password_env)
         }
         Cmd::Cameras { server, cmd } => {
             init_logging(LogFormat::Human, "warn");

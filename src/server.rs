@@ -1,7 +1,7 @@
 //! Assembles and runs the service: opens the store, starts the incident writer and media
-//! retention, binds the gRPC and HTTP listeners (logging the addresses actually bound), and shuts
-//! everything down in order within a deadline: the incident writer drains its queue before the
-//! listeners stop.
+//! retention, detection and the ingest manager, binds the gRPC and HTTP listeners (logging the
+//! addresses actually bound), and shuts everything down in order within a deadline: ingest,
+//! then detection, then the incident writer (which drains its queue), then the listeners.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,14 +12,20 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, ApiDeps};
 use crate::config::Settings;
+use crate::detect::Scheduler;
 use crate::error::{ErrorKind, Result, ResultExt};
 use crate::incidents::{self, IncidentLog, IncidentWriter};
+use crate::ingest::{Detection, Manager, StatusBoard};
 use crate::metrics::Metrics;
 use crate::store::{IncidentStore, SqliteStore, Store};
 
 /// A started service.
 pub struct Running {
     pub grpc_addr: SocketAddr,
+    /// Live ingest status of every camera.
+    pub status: StatusBoard,
+    /// Why detection is not running (no ONNX Runtime, no model), or `None` when it runs.
+    pub detection_error: Option<String>,
     pub http_addr: SocketAddr,
     pub store: Arc<dyn Store>,
     pub metrics: Metrics,
@@ -30,6 +36,10 @@ pub struct Running {
     writer: Option<IncidentWriter>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<Result<()>>,
+    /// Ingest stops first, then detection, then the incident writer, then the listeners.
+    ingest_stop: watch::Sender<bool>,
+    ingest: Option<tokio::task::JoinHandle<()>>,
+    scheduler: Option<Arc<Scheduler>>,
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener> {
@@ -67,6 +77,20 @@ pub async fn start(settings: &Settings) -> Result<Running> {
     incident_log.hub().metrics().register(&metrics);
     let (stop, stop_rx) = watch::channel(false);
     let (camera_changes, camera_changes_rx) = watch::channel(0u64);
+    let status = StatusBoard::new(&metrics)?;
+    let detection = start_detection(settings, &metrics).await;
+    let (scheduler, detection_error) = match &detection {
+        Detection::Running(s) => (Some(s.clone()), None),
+        Detection::Unavailable(why) => (None, Some(why.clone())),
+    };
+    let (ingest_stop, ingest_stop_rx) = watch::channel(false);
+    let manager = Manager::new(
+        store.clone(),
+        status.clone(),
+        settings.ingest.clone(),
+        detection,
+    );
+    let ingest = tokio::spawn(manager.run(camera_changes_rx.clone(), ingest_stop_rx));
     let mut tasks = JoinSet::new();
     tasks.spawn(api::serve_grpc(
         grpc,
@@ -74,6 +98,7 @@ pub async fn start(settings: &Settings) -> Result<Running> {
             store: store.clone(),
             camera_changes,
             incidents: incident_log.clone(),
+            status: status.clone(),
         },
         stopped(stop_rx.clone()),
     ));
@@ -87,6 +112,11 @@ pub async fn start(settings: &Settings) -> Result<Running> {
     tracing::info!(%grpc_addr, %http_addr, data_dir = %settings.data_dir.display(), "vigil is serving");
     Ok(Running {
         grpc_addr,
+        status,
+        detection_error,
+        ingest_stop,
+        ingest: Some(ingest),
+        scheduler,
         http_addr,
         store,
         metrics,
@@ -99,11 +129,23 @@ pub async fn start(settings: &Settings) -> Result<Running> {
 }
 
 impl Running {
-    /// Lets the incident writer commit what is queued, then stops the listeners and waits for
-    /// them, all within `deadline`.
+    /// Stops ingest and detection, lets the incident writer commit what is queued, then stops
+    /// the listeners and waits for them, all within `deadline`.
     pub async fn shutdown(mut self, deadline: std::time::Duration) -> Result<()> {
+        let ingest_stop = self.ingest_stop.clone();
+        let ingest = self.ingest.take();
+        let scheduler = self.scheduler.take();
         let writer = self.writer.take();
         let drain = async {
+            // Ingest first (pipelines to NULL, consumers drained), then detection, then the
+            // incident writer (commits what is queued), then the API.
+            let _ = ingest_stop.send(true);
+            if let Some(t) = ingest {
+                let _ = t.await;
+            }
+            if let Some(s) = scheduler {
+                let _ = tokio::task::spawn_blocking(move || drop(s)).await;
+            }
             if let Some(w) = writer {
                 w.stop().await;
             }
@@ -143,6 +185,21 @@ impl Running {
             Some(Err(e)) => Err(crate::err!(Internal, "a listener panicked: {e}")),
             None => std::future::pending().await,
         }
+    }
+}
+
+/// Starts the detection scheduler, or says why it cannot run: the service streams anyway.
+async fn start_detection(settings: &Settings, metrics: &Metrics) -> Detection {
+    let cfg = settings.detect.clone();
+    let m = metrics.clone();
+    match tokio::task::spawn_blocking(move || Scheduler::start(&cfg, &m)).await {
+        Ok(Ok(s)) => Detection::Running(Arc::new(s)),
+        Ok(Err(e)) => {
+            let why = format!("detection unavailable: {e}");
+            tracing::warn!(error = %why, "cameras will stream without analysis");
+            Detection::Unavailable(why)
+        }
+        Err(e) => Detection::Unavailable(format!("detection unavailable: {e}")),
     }
 }
 

@@ -13,6 +13,7 @@ use super::pb;
 use super::status::to_status;
 use crate::camera::{Camera, Credentials, normalize_url};
 use crate::error::Result;
+use crate::ingest::{CameraState, CameraStatus, StatusBoard};
 use crate::store::Store;
 use crate::{bail, err};
 
@@ -36,11 +37,19 @@ const UPDATABLE: &[&str] = &[
 pub struct CameraApi {
     store: Arc<dyn Store>,
     changes: watch::Sender<u64>,
+    status: StatusBoard,
 }
 
+/// Status messages buffered per watcher; the watcher task waits (never ingest) when it is full.
+const WATCH_BUFFER: usize = 16;
+
 impl CameraApi {
-    pub fn new(store: Arc<dyn Store>, changes: watch::Sender<u64>) -> Self {
-        CameraApi { store, changes }
+    pub fn new(store: Arc<dyn Store>, changes: watch::Sender<u64>, status: StatusBoard) -> Self {
+        CameraApi {
+            store,
+            changes,
+            status,
+        }
     }
 
     async fn run<T: Send + 'static>(
@@ -194,8 +203,109 @@ fn decode_page_token(t: &str) -> Result<Option<String>> {
     Ok(Some(id))
 }
 
+fn status_to_pb(s: &CameraStatus) -> pb::CameraStatus {
+    let state = match s.state {
+        CameraState::Connecting => pb::CameraState::Connecting,
+        CameraState::Streaming => pb::CameraState::Streaming,
+        CameraState::Retrying => pb::CameraState::Retrying,
+        CameraState::Disabled => pb::CameraState::Disabled,
+    };
+    pb::CameraStatus {
+        name: format!("cameras/{}", s.camera),
+        state: state as i32,
+        last_error: s.last_error.clone(),
+        next_attempt_time: s.next_attempt.map(convert::timestamp),
+        input_fps: s.input_fps,
+        analysis_fps: s.analysis_fps,
+        frames_in: s.frames_in,
+        frames_analysed: s.frames_analysed,
+        frames_dropped: s.frames_dropped,
+        reconnects: s.reconnects,
+        last_frame_time: s.last_frame.map(convert::timestamp),
+        codec: s.codec.clone(),
+        width: s.width,
+        height: s.height,
+        analysis_error: s.analysis_error.clone(),
+    }
+}
+
+/// Sends each watched camera's status when it differs from what this watcher last sent, until
+/// the client goes away.
+async fn watch_status(
+    board: StatusBoard,
+    ids: Vec<String>,
+    tx: tokio::sync::mpsc::Sender<Result<pb::CameraStatus, Status>>,
+) {
+    let mut changes = board.subscribe();
+    let mut sent: std::collections::HashMap<String, CameraStatus> = Default::default();
+    loop {
+        changes.mark_unchanged();
+        for s in board.all() {
+            if !ids.is_empty() && !ids.contains(&s.camera) {
+                continue;
+            }
+            if sent.get(&s.camera) == Some(&s) {
+                continue;
+            }
+            if tx.send(Ok(status_to_pb(&s))).await.is_err() {
+                return;
+            }
+            sent.insert(s.camera.clone(), s);
+        }
+        tokio::select! {
+            r = changes.changed() => if r.is_err() { return },
+            _ = tx.closed() => return,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl pb::camera_service_server::CameraService for CameraApi {
+    type WatchCameraStatusStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::CameraStatus, Status>>;
+
+    async fn get_camera_status(
+        &self,
+        req: Request<pb::GetCameraStatusRequest>,
+    ) -> Result<Response<pb::CameraStatus>, Status> {
+        let id = camera_id_from_name("name", &req.get_ref().name).map_err(to_status)?;
+        // The registry decides whether the camera exists (ingest follows it a moment later).
+        let camera = self.run(move |s| s.get_camera(&id)).await?;
+        if let Some(s) = self.status.get(&camera.id) {
+            return Ok(Response::new(status_to_pb(&s)));
+        }
+        // Registered a moment ago: ingest has not picked it up yet.
+        let state = if camera.enabled {
+            CameraState::Connecting
+        } else {
+            CameraState::Disabled
+        };
+        Ok(Response::new(status_to_pb(&CameraStatus {
+            camera: camera.id,
+            state,
+            ..CameraStatus::default()
+        })))
+    }
+
+    async fn watch_camera_status(
+        &self,
+        req: Request<pb::WatchCameraStatusRequest>,
+    ) -> Result<Response<Self::WatchCameraStatusStream>, Status> {
+        let ids = req
+            .get_ref()
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| camera_id_from_name(&format!("names[{i}]"), n))
+            .collect::<Result<Vec<_>>>()
+            .map_err(to_status)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(watch_status(self.status.clone(), ids, tx));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
     async fn create_camera(
         &self,
         req: Request<pb::CreateCameraRequest>,

@@ -36,6 +36,8 @@ pub struct ApiDeps {
     pub camera_changes: watch::Sender<u64>,
     /// The incident log (subscriptions, queries, review).
     pub incidents: crate::incidents::IncidentLog,
+    /// Live ingest status of every camera.
+    pub status: crate::ingest::StatusBoard,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes.
@@ -45,7 +47,7 @@ pub async fn serve_grpc(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     let cameras = pb::camera_service_server::CameraServiceServer::new(
-        camera_service::CameraApi::new(deps.store, deps.camera_changes),
+        camera_service::CameraApi::new(deps.store, deps.camera_changes, deps.status),
     );
     let incidents = pb::incident_service_server::IncidentServiceServer::new(
         incident_service::IncidentApi::new(deps.incidents),

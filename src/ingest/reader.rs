@@ -5,13 +5,15 @@
 //! exactly as a live camera would be.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
 
+use super::chain::{
+    RateGate, analysis_elements, analysis_sink, frame_from_sample, make, sample_pts,
+};
 use crate::err;
 use crate::error::{ErrorKind, Result, ResultExt};
 use crate::frame::Frame;
@@ -41,10 +43,8 @@ pub struct FileReader {
     seq: u64,
     done: bool,
     name: String,
-    /// Time between analysis frames (zero: every frame).
-    period: Duration,
-    /// The earliest pts of the next analysis frame.
-    next_due: Duration,
+    /// Keeps fractional analysis rates exact by pts.
+    gate: RateGate,
 }
 
 /// How long one pull waits before looking at the bus for errors.
@@ -71,43 +71,20 @@ impl FileReader {
         if !(0.0..=120.0).contains(&opts.fps) || !opts.fps.is_finite() {
             return Err(err!(InvalidArgument, "fps: {} is not in 0..120", opts.fps));
         }
-        let make = |factory: &str| {
-            gst::ElementFactory::make(factory).build().ctx(
-                ErrorKind::FailedPrecondition,
-                format!("GStreamer element {factory} is missing (run scripts/setup)"),
-            )
-        };
         let decode = make("uridecodebin")?;
         decode.set_property("uri", uri);
-        let rate = make("videorate")?;
-        rate.set_property("drop-only", true);
-        if opts.fps > 0.0 {
-            // videorate drops (never duplicates) down to whole frames per second before anything
-            // is scaled or converted; `next_frame` then keeps fractional rates exact by pts.
-            rate.set_property("max-rate", opts.fps.ceil() as i32);
-        }
-        let scale = make("videoscale")?;
-        let convert = make("videoconvert")?;
-        let mut caps = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::Rgb)
-            .pixel_aspect_ratio(gst::Fraction::new(1, 1));
-        if opts.width > 0 {
-            caps = caps.width(opts.width as i32);
-        }
-        let sink = gst_app::AppSink::builder()
-            .caps(&caps.build())
-            .sync(false)
-            .max_buffers(2)
-            .drop(false)
-            .build();
+        let (chain, caps) = analysis_elements(opts.fps, opts.width)?;
+        let sink = analysis_sink(&caps, false);
         let pipeline = gst::Pipeline::new();
-        let elements = [&decode, &rate, &scale, &convert, sink.upcast_ref()];
+        let mut elements: Vec<&gst::Element> = chain.iter().collect();
+        elements.push(sink.upcast_ref());
         pipeline
-            .add_many(elements)
+            .add(&decode)
+            .and_then(|_| pipeline.add_many(elements.iter().copied()))
             .ctx(ErrorKind::Internal, "building the file pipeline")?;
-        gst::Element::link_many([&rate, &scale, &convert, sink.upcast_ref()])
+        gst::Element::link_many(elements.iter().copied())
             .ctx(ErrorKind::Internal, "linking the analysis chain")?;
-        let rate_sink = rate
+        let rate_sink = chain[0]
             .static_pad("sink")
             .ok_or_else(|| err!(Internal, "videorate has no sink pad"))?;
         decode.connect_pad_added(move |_, pad| {
@@ -125,12 +102,7 @@ impl FileReader {
             seq: 0,
             done: false,
             name,
-            period: if opts.fps > 0.0 {
-                Duration::from_secs_f64(1.0 / opts.fps)
-            } else {
-                Duration::ZERO
-            },
-            next_due: Duration::ZERO,
+            gate: RateGate::new(opts.fps),
         };
         reader
             .pipeline
@@ -146,16 +118,13 @@ impl FileReader {
         }
         loop {
             if let Some(sample) = self.sink.try_pull_sample(POLL) {
-                let pts = sample
-                    .buffer()
-                    .and_then(|b| b.pts())
-                    .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
-                // Keep a frame when it is due, allowing a quarter period of timestamp jitter.
-                if pts + self.period / 4 < self.next_due {
+                let pts = sample_pts(&sample);
+                if !self.gate.admit(pts) {
                     continue;
                 }
-                self.next_due = (self.next_due + self.period).max(pts + self.period / 2);
-                return self.frame(&sample).map(Some);
+                let frame = frame_from_sample(&sample, self.seq, pts, &self.name)?;
+                self.seq += 1;
+                return Ok(Some(frame));
             }
             if self.sink.is_eos() {
                 self.done = true;
@@ -173,47 +142,6 @@ impl FileReader {
         self.pipeline
             .query_duration::<gst::ClockTime>()
             .map(|d| Duration::from_nanos(d.nseconds()))
-    }
-
-    fn frame(&mut self, sample: &gst::Sample) -> Result<Frame> {
-        let caps = sample
-            .caps()
-            .ok_or_else(|| err!(Internal, "{}: a frame without caps", self.name))?;
-        let info = gst_video::VideoInfo::from_caps(caps).ctx(
-            ErrorKind::Internal,
-            format!("{}: unreadable frame caps", self.name),
-        )?;
-        let buffer = sample
-            .buffer_owned()
-            .ok_or_else(|| err!(Internal, "{}: a sample without a buffer", self.name))?;
-        let pts = buffer
-            .pts()
-            .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
-        let data = buffer
-            .into_mapped_buffer_readable()
-            .map_err(|_| err!(Internal, "{}: cannot map a frame", self.name))?;
-        let stride = usize::try_from(info.stride()[0])
-            .map_err(|_| err!(Internal, "{}: negative stride", self.name))?;
-        let needed = stride * info.height() as usize;
-        if data.len() < needed {
-            return Err(err!(
-                Internal,
-                "{}: frame of {} bytes, expected {needed}",
-                self.name,
-                data.len()
-            ));
-        }
-        let frame = Frame {
-            seq: self.seq,
-            pts,
-            arrived: SystemTime::now(),
-            width: info.width(),
-            height: info.height(),
-            stride,
-            data: Box::new(data),
-        };
-        self.seq += 1;
-        Ok(frame)
     }
 
     /// The first error on the bus, as a message naming the file.
