@@ -62,19 +62,33 @@ struct AnalyzeArgs {
     /// Stop after this many seconds of stream time.
     #[arg(long)]
     max_seconds: Option<f64>,
+    /// A camera file (TOML, as `vigil cameras add --file`): apply its zones, lines and rules and
+    /// print incident and line-count events.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+}
+
+/// A positive number of seconds from a flag, named in the error.
+fn seconds(
+    flag: &str,
+    v: Option<f64>,
+) -> Result<Option<std::time::Duration>, vigil::error::Error> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+        Some(s) => Err(vigil::err!(
+            InvalidArgument,
+            "{flag}: {s} is not a positive number"
+        )),
+    }
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<(), vigil::error::Error> {
     use vigil::analyze::{Format, Options};
-    let max_duration = match a.max_seconds {
+    let max_duration = seconds("--max-seconds", a.max_seconds)?;
+    let rules = match &a.rules {
+        Some(p) => Some(vigil::camera::CameraFile::load(p)?),
         None => None,
-        Some(s) if s.is_finite() && s > 0.0 => Some(std::time::Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(vigil::err!(
-                InvalidArgument,
-                "--max-seconds: {s} is not a positive number"
-            ));
-        }
     };
     let mut detector = vigil::detect::DetectorConfig::for_model(&a.model);
     detector.score_threshold = a.score;
@@ -89,6 +103,7 @@ fn analyze(a: AnalyzeArgs) -> Result<(), vigil::error::Error> {
         },
         format: if a.json { Format::Json } else { Format::Human },
         max_duration,
+        rules,
     };
     let stdout = std::io::stdout().lock();
     vigil::analyze::run(&opts, std::io::BufWriter::new(stdout)).map(|_| ())
@@ -98,20 +113,23 @@ fn analyze(a: AnalyzeArgs) -> Result<(), vigil::error::Error> {
 enum Cmd {
     /// Run the service: gRPC API, HTTP health and metrics.
     Serve(ServeArgs),
-    /// Run the demo: the service plus the demo camera, registered through the API.
+    /// Run the demo: the service, a test camera looping Debian's PETS 2009 clip over RTSP, and
+    /// the demo camera registered through the API; prints incidents as they happen.
     Demo {
         #[command(flatten)]
         serve: ServeArgs,
-        /// The demo camera definition.
+        /// The demo camera definition (zones and rules).
         #[arg(long, default_value = "demo/camera.toml")]
         camera_file: PathBuf,
-        /// The demo camera's stream URL.
-        #[arg(
-            long,
-            env = "VIGIL_DEMO_URL",
-            default_value = "rtsp://127.0.0.1:8554/demo"
-        )]
-        url: String,
+        /// Use this camera URL instead of the built-in test camera.
+        #[arg(long, env = "VIGIL_DEMO_URL")]
+        url: Option<String>,
+        /// The clip the built-in test camera serves (non-MP4 files are transcoded once).
+        #[arg(long, default_value = vigil::demo::VTEST_AVI)]
+        clip: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<f64>,
     },
     /// Analyse a clip or stream offline: detection and tracking, one line per analysed frame,
     /// then a summary (logs go to standard error).
@@ -232,22 +250,23 @@ fn main() -> ExitCode {
             serve,
             camera_file,
             url,
-        } => match settings(&serve) {
-            Ok(s) => {
+            clip,
+            duration,
+        } => match (settings(&serve), seconds("--duration", duration)) {
+            (Ok(s), Ok(duration)) => {
                 init_logging(s.log.format, &s.log.level);
+                let opts = vigil::demo::DemoOptions {
+                    camera_file,
+                    url,
+                    clip,
+                    duration,
+                };
                 runtime()
                     .map_err(|e| vigil::err!(Internal, "starting runtime: {e}"))
-                    .and_then(|rt| {
-                        rt.block_on(vigil::demo::run(
-                            s,
-                            vigil::demo::DemoOptions {
-                                camera_file: &camera_file,
-                                url,
-                            },
-                        ))
-                    })
+                    .and_then(|rt| rt.block_on(vigil::demo::run(s, opts)))
+                    .map(|_| ())
             }
-            Err(e) => Err(e),
+            (Err(e), _) | (_, Err(e)) => Err(e),
         },
         Cmd::Analyze(a) => {
             init_logging(LogFormat::Human, "warn");

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::analysis::{AnalysisDeps, AnalysisMetrics};
 use crate::api::{self, ApiDeps};
 use crate::config::Settings;
 use crate::detect::Scheduler;
@@ -84,11 +85,18 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         Detection::Unavailable(why) => (None, Some(why.clone())),
     };
     let (ingest_stop, ingest_stop_rx) = watch::channel(false);
+    let analysis = AnalysisDeps {
+        incidents: incident_log.clone(),
+        data_dir: settings.data_dir.clone(),
+        media: settings.media.clone(),
+        metrics: AnalysisMetrics::new(&metrics),
+    };
     let manager = Manager::new(
         store.clone(),
         status.clone(),
         settings.ingest.clone(),
         detection,
+        analysis,
     );
     let ingest = tokio::spawn(manager.run(camera_changes_rx.clone(), ingest_stop_rx));
     let mut tasks = JoinSet::new();

@@ -5,6 +5,7 @@
 //! (tests feed it a clip in reverse).
 
 pub mod output;
+pub mod rules;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -17,6 +18,7 @@ use crate::ingest::{FileReader, ReaderOptions};
 use crate::track::{Track, Tracker, TrackerConfig};
 
 pub use output::{Format, Printer, Summary};
+pub use rules::OfflineRules;
 
 /// Everything `vigil analyze` needs.
 #[derive(Clone, Debug)]
@@ -29,6 +31,8 @@ pub struct Options {
     pub format: Format,
     /// Stop after this much stream time (a live stream never ends by itself).
     pub max_duration: Option<Duration>,
+    /// A camera file whose zones, lines and rules are applied (`--rules`).
+    pub rules: Option<crate::camera::CameraFile>,
 }
 
 /// Detection and tracking of one frame sequence, with running totals.
@@ -120,6 +124,8 @@ impl Analyzer {
                 self.inference / u32::try_from(self.frames).unwrap_or(u32::MAX)
             },
             model: self.detector.manifest().name.clone(),
+            incidents: None,
+            counts: Vec::new(),
         }
     }
 }
@@ -142,14 +148,26 @@ pub fn run<W: Write>(opts: &Options, out: W) -> Result<Summary> {
     let detector = Detector::load(&opts.detector)?;
     let mut analyzer = Analyzer::new(detector, opts.tracker.clone());
     let mut printer = Printer::new(out, opts.format);
+    let mut rules = opts
+        .rules
+        .as_ref()
+        .map(|f| OfflineRules::new(f, analyzer.labels()));
     while let Some(frame) = reader.next_frame()? {
         let t = frame.pts;
         if opts.max_duration.is_some_and(|m| t > m) {
             break;
         }
         analyzer.step_and_print(&frame, t, &mut printer)?;
+        if let Some(r) = rules.as_mut() {
+            let aspect = f64::from(frame.width.max(1)) / f64::from(frame.height.max(1));
+            r.step(t, aspect, analyzer.tracks(), &mut printer)?;
+        }
     }
-    let summary = analyzer.summary();
+    let mut summary = analyzer.summary();
+    if let Some(r) = rules.as_mut() {
+        r.finish(&mut printer)?;
+        summary.add_rules(r);
+    }
     printer.summary(&summary)?;
     Ok(summary)
 }

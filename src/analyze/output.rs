@@ -32,6 +32,27 @@ pub struct Summary {
     /// Mean model run time per frame (pre-processing, inference, post-processing).
     pub mean_inference: Duration,
     pub model: String,
+    /// With rules: incident events by phase (`opened`, `updated`, `closed`).
+    pub incidents: Option<BTreeMap<String, u64>>,
+    /// With rules: line-crossing totals `(line, class, direction, count)`.
+    pub counts: Vec<(String, String, &'static str, u64)>,
+}
+
+impl Summary {
+    /// Adds the totals of the incident rules.
+    pub fn add_rules(&mut self, r: &super::OfflineRules) {
+        self.incidents = Some(
+            r.incidents
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), *v))
+                .collect(),
+        );
+        self.counts = r
+            .counts()
+            .iter()
+            .map(|(k, n)| (k.line_id.clone(), k.class.clone(), k.direction.as_str(), *n))
+            .collect();
+    }
 }
 
 /// Writes the lines of a run.
@@ -51,6 +72,11 @@ fn secs(t: Duration) -> f64 {
 impl<W: Write> Printer<W> {
     pub fn new(out: W, format: Format) -> Self {
         Printer { out, format }
+    }
+
+    /// The writer, once printing is done.
+    pub fn into_inner(self) -> W {
+        self.out
     }
 
     /// One analysed frame: the tracked objects seen in it (coasting tracks are left out).
@@ -104,7 +130,7 @@ impl<W: Write> Printer<W> {
         let ms = s.mean_inference.as_secs_f64() * 1e3;
         match self.format {
             Format::Json => {
-                let line = json!({
+                let mut line = json!({
                     "type": "summary",
                     "model": s.model,
                     "frames": s.frames,
@@ -113,6 +139,16 @@ impl<W: Write> Printer<W> {
                     "tracks": s.tracks,
                     "mean_inference_ms": (ms * 100.0).round() / 100.0,
                 });
+                if let Some(incidents) = &s.incidents {
+                    line["incidents"] = json!(incidents);
+                    line["counts"] = s
+                        .counts
+                        .iter()
+                        .map(|(l, c, d, n)| {
+                            json!({"line": l, "class": c, "direction": d, "count": n})
+                        })
+                        .collect();
+                }
                 self.line(&line.to_string())
             }
             Format::Human => {
@@ -129,7 +165,14 @@ impl<W: Write> Printer<W> {
                     s.model,
                     fmt(&s.detections),
                     fmt(&s.tracks)
-                ))
+                ))?;
+                if let Some(incidents) = &s.incidents {
+                    self.line(&format!("  incident events: {}", fmt(incidents)))?;
+                    for (l, c, d, n) in &s.counts {
+                        self.line(&format!("  line {l}: {c} {d} {n}"))?;
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -172,6 +172,7 @@ pub fn incident_to_pb(i: &Incident) -> pb::Incident {
             end_time: ts(i.clip.end),
         }),
         update_time: Some(timestamp(i.update_time)),
+        detect_time: ts(i.detect_time),
         audit: Vec::new(),
     }
 }

@@ -98,6 +98,10 @@ pub struct Incident {
     pub snapshot: SnapshotState,
     pub clip: Clip,
     pub update_time: SystemTime,
+    /// Wall-clock arrival of the analysed frame that opened the incident (absent in records
+    /// written before this field existed).
+    #[serde(default)]
+    pub detect_time: Option<SystemTime>,
 }
 
 /// What happened to the incident in one event of the log.

@@ -142,15 +142,6 @@ fn objects(v: &[crate::rules::Involved]) -> Vec<Object> {
         .collect()
 }
 
-/// The wall-clock time of stream time `t`, given that stream time `at` was wall time `wall`.
-fn wall_of(t: Duration, at: Duration, wall: SystemTime) -> SystemTime {
-    if t <= at {
-        wall.checked_sub(at - t).unwrap_or(wall)
-    } else {
-        wall + (t - at)
-    }
-}
-
 impl Writer {
     fn commit(
         &self,
@@ -205,7 +196,7 @@ impl Writer {
                     status: Status::Open,
                     review: Review::New,
                     resolution: None,
-                    start_time: wall_of(ev.start, ev.at, ev.wall),
+                    start_time: ev.wall_at(ev.start),
                     end_time: None,
                     objects: objects(&ev.objects),
                     peak: ev.peak.clone(),
@@ -217,6 +208,7 @@ impl Writer {
                         end: None,
                     },
                     update_time: now,
+                    detect_time: Some(ev.wall),
                 };
                 let out = self.commit(&inc, EventType::Opened, None)?;
                 self.open.insert(key, inc.id);
@@ -243,7 +235,7 @@ impl Writer {
                 inc.update_time = now;
                 let t = if ev.phase == Phase::Closed {
                     inc.status = Status::Closed;
-                    inc.end_time = Some(wall_of(ev.end.unwrap_or(ev.at), ev.at, ev.wall));
+                    inc.end_time = Some(ev.wall_at(ev.end.unwrap_or(ev.at)));
                     EventType::Closed
                 } else {
                     EventType::Updated

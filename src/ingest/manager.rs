@@ -18,8 +18,8 @@ use super::config::IngestConfig;
 use super::pipeline::{FrameSink, LatestFrame, PipelineSpec, Source, StreamInfo, Taps};
 use super::status::{CameraState, CameraStatus, Counters, StatusBoard};
 use super::supervisor::{Reporting, Supervisor};
-use crate::analysis::{self, CameraHandles};
-use crate::camera::{Camera, Credentials, Transport};
+use crate::analysis::{self, AnalysisDeps, CameraHandles};
+use crate::camera::{Analytics, Camera, Credentials, Transport};
 use crate::detect::Scheduler;
 use crate::error::Result;
 use crate::frame::FrameSlot;
@@ -48,6 +48,8 @@ struct IngestKey {
 
 struct Active {
     key: IngestKey,
+    /// The camera's zones, lines and rules, followed by its analysis without an ingest restart.
+    analytics: watch::Sender<Analytics>,
     supervisor: Option<Supervisor>,
     analysis: Option<JoinHandle<()>>,
 }
@@ -57,6 +59,7 @@ pub struct Manager {
     board: StatusBoard,
     cfg: IngestConfig,
     detection: Detection,
+    deps: AnalysisDeps,
     active: BTreeMap<String, Active>,
     disabled: BTreeMap<String, ()>,
 }
@@ -67,12 +70,14 @@ impl Manager {
         board: StatusBoard,
         cfg: IngestConfig,
         detection: Detection,
+        deps: AnalysisDeps,
     ) -> Manager {
         Manager {
             store,
             board,
             cfg,
             detection,
+            deps,
             active: BTreeMap::new(),
             disabled: BTreeMap::new(),
         }
@@ -163,7 +168,15 @@ impl Manager {
                         ..CameraStatus::default()
                     });
                 }
-            } else if !self.active.contains_key(id) {
+            } else if let Some(a) = self.active.get(id) {
+                a.analytics.send_if_modified(|cur| {
+                    let changed = *cur != c.analytics;
+                    if changed {
+                        *cur = c.analytics.clone();
+                    }
+                    changed
+                });
+            } else {
                 match self.start_camera(c) {
                     Ok(a) => {
                         self.active.insert(id.clone(), a);
@@ -203,8 +216,11 @@ impl Manager {
         let latest = LatestFrame::default();
         let counters = Arc::new(Counters::default());
         let analysis_error = Arc::new(Mutex::new(String::new()));
+        let (analytics, analytics_rx) = watch::channel(c.analytics.clone());
         let handles = CameraHandles {
             camera: c.clone(),
+            analytics: analytics_rx,
+            deps: self.deps.clone(),
             ring: ring.clone(),
             latest: latest.clone(),
             counters: counters.clone(),
@@ -247,6 +263,7 @@ impl Manager {
         tracing::info!(camera = %c.id, url = %c.redacted_url(), "ingest started");
         Ok(Active {
             key,
+            analytics,
             supervisor: Some(supervisor),
             analysis,
         })

@@ -69,3 +69,15 @@ pub struct RuleEvent {
     /// A short human sentence: "3 persons in zone lawn for 4.0 s".
     pub summary: String,
 }
+
+impl RuleEvent {
+    /// The wall-clock time of stream time `t`, given that stream time `at` was wall time `wall`
+    /// (the frame that caused this event).
+    pub fn wall_at(&self, t: Duration) -> SystemTime {
+        if t <= self.at {
+            self.wall.checked_sub(self.at - t).unwrap_or(self.wall)
+        } else {
+            self.wall + (t - self.at)
+        }
+    }
+}

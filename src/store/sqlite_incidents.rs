@@ -316,6 +316,7 @@ mod tests {
                 end: None,
             },
             update_time: t,
+            detect_time: None,
         }
     }
 
