@@ -356,9 +356,8 @@ fn summary(c: &Common, inc: &Incident, until: Duration) -> String {
             peak("count"),
             peak("mean_speed")
         ),
-        IncidentKind::CameraOffline | IncidentKind::CameraTampering => {
-            format!("{}: no frame for {secs:.1} s", c.kind.as_str())
-        }
+        IncidentKind::CameraOffline => format!("no frame for {secs:.1} s"),
+        IncidentKind::CameraTampering => format!("view changed for {secs:.1} s"),
         IncidentKind::Crowd
         | IncidentKind::Intrusion
         | IncidentKind::PedestrianOnRoad

@@ -6,7 +6,7 @@
 //! Each vehicle has its own [`Lifecycle`], so its cooldown keeps that vehicle from raising the
 //! rule again; other vehicles are unaffected.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::rules::engine::{Common, Ctx};
@@ -33,7 +33,8 @@ struct Vehicle {
 /// State of one per-vehicle rule.
 #[derive(Debug, Default)]
 pub(crate) struct Vehicles {
-    objects: HashMap<u64, Vehicle>,
+    /// By track id, so that events of one frame come out in a stable order.
+    objects: BTreeMap<u64, Vehicle>,
 }
 
 fn scaled(p: [f32; 2], aspect: f64) -> [f64; 2] {
@@ -81,15 +82,16 @@ impl Vehicles {
         }
         let keep = c.clear.max(Duration::from_secs(1));
         self.objects.retain(|_, v| {
-            if t.saturating_sub(v.seen) <= keep {
+            if v.seen == t {
                 return true;
             }
-            // The track is gone: let its incident run out its hysteresis, then forget it.
-            let step = v.life.step(t, None, c.clear, Duration::ZERO, ctx.keys);
+            // Not reported this frame: no evidence. Its incident runs out its hysteresis; once
+            // that is over and the track has been gone a while, forget it (ids are never reused).
+            let step = v.life.step(t, None, c.clear, c.cooldown, ctx.keys);
             if let Step::Closed { incident, end } = step {
                 ctx.emit(c, &incident, Phase::Closed, Some(end));
             }
-            v.life.is_open()
+            v.life.is_open() || t.saturating_sub(v.seen) <= keep
         });
     }
 
