@@ -71,15 +71,11 @@ pub(crate) struct Common {
 impl Common {
     /// Parameter `name`: the rule's value, else the kind's default.
     pub fn param(&self, name: &str) -> f64 {
-        self.params
-            .get(name)
-            .copied()
-            .or_else(|| self.kind.spec().param(name).map(|p| p.default))
-            .unwrap_or(0.0)
+        param(self.kind, &self.params, name)
     }
 
     pub fn secs(&self, name: &str) -> Duration {
-        Duration::from_secs_f64(self.param(name).max(0.0))
+        secs(self.param(name))
     }
 
     /// Whether the rule watches `track`'s class.
@@ -104,7 +100,27 @@ pub(crate) struct Ctx<'a> {
     pub events: &'a mut Vec<RuleEvent>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(
+        camera_id: &'a str,
+        labels: &'a [String],
+        t: Duration,
+        wall: SystemTime,
+        keys: &'a mut u64,
+        events: &'a mut Vec<RuleEvent>,
+    ) -> Ctx<'a> {
+        Ctx {
+            camera_id,
+            labels,
+            t,
+            wall,
+            aspect: 1.0,
+            active: true,
+            keys,
+            events,
+        }
+    }
+
     pub fn label(&self, class_id: u16) -> String {
         label(self.labels, class_id)
     }
@@ -181,16 +197,16 @@ impl Engine {
             .then(|| local_minute(f.wall));
         for rule in &mut self.rules {
             let c = &rule.common;
-            let mut ctx = Ctx {
-                camera_id: &self.camera_id,
-                labels: &self.labels,
-                t: f.t,
-                wall: f.wall,
-                aspect: f.aspect,
-                active: in_window(c.window, minute),
-                keys: &mut self.keys,
-                events: &mut *events,
-            };
+            let mut ctx = Ctx::new(
+                &self.camera_id,
+                &self.labels,
+                f.t,
+                f.wall,
+                &mut self.keys,
+                events,
+            );
+            ctx.aspect = f.aspect;
+            ctx.active = in_window(c.window, minute);
             match &mut rule.state {
                 State::Presence(s) => s.on_frame(c, &mut ctx, tracks, &mut self.scratch),
                 State::Vehicles(s) => s.on_frame(c, &mut ctx, tracks),
@@ -208,16 +224,14 @@ impl Engine {
         let last = self.last_frame.unwrap_or(Duration::ZERO);
         for rule in &mut self.rules {
             let c = &rule.common;
-            let mut ctx = Ctx {
-                camera_id: &self.camera_id,
-                labels: &self.labels,
+            let mut ctx = Ctx::new(
+                &self.camera_id,
+                &self.labels,
                 t,
                 wall,
-                aspect: 1.0,
-                active: true,
-                keys: &mut self.keys,
-                events: &mut *events,
-            };
+                &mut self.keys,
+                events,
+            );
             match &mut rule.state {
                 State::Presence(s) => s.on_idle(c, &mut ctx),
                 State::Vehicles(s) => s.on_idle(c, &mut ctx),
@@ -237,16 +251,15 @@ impl Engine {
     pub fn close_all(&mut self, t: Duration, wall: SystemTime, events: &mut Vec<RuleEvent>) {
         for rule in &mut self.rules {
             let c = &rule.common;
-            let mut ctx = Ctx {
-                camera_id: &self.camera_id,
-                labels: &self.labels,
+            let mut ctx = Ctx::new(
+                &self.camera_id,
+                &self.labels,
                 t,
                 wall,
-                aspect: 1.0,
-                active: false,
-                keys: &mut self.keys,
-                events: &mut *events,
-            };
+                &mut self.keys,
+                events,
+            );
+            ctx.active = false;
             let close = |life: &mut Lifecycle, ctx: &mut Ctx| {
                 if let Some((inc, end)) = life.close_now(t) {
                     ctx.emit(c, &inc, Phase::Closed, Some(end));
@@ -292,22 +305,10 @@ fn compile(camera_id: &str, r: &Rule, a: &Analytics, labels: &[String]) -> Optio
             .unwrap_or_default(),
         classes: labels.iter().map(|l| names.contains(&l.as_str())).collect(),
         window: parse_schedule(&r.schedule),
-        clear: Duration::ZERO,
-        cooldown: Duration::ZERO,
+        // Camera-wide kinds take neither: both are zero for them.
+        clear: secs(param(r.kind, &r.params, "clear_s")),
+        cooldown: secs(param(r.kind, &r.params, "cooldown_s")),
         params: r.params.clone(),
-    };
-    let common = Common {
-        clear: if spec.needs_zone {
-            common.secs("clear_s")
-        } else {
-            Duration::ZERO
-        },
-        cooldown: if spec.needs_zone {
-            common.secs("cooldown_s")
-        } else {
-            Duration::ZERO
-        },
-        ..common
     };
     let state = match r.kind {
         IncidentKind::Intrusion | IncidentKind::PedestrianOnRoad => {
@@ -322,6 +323,20 @@ fn compile(camera_id: &str, r: &Rule, a: &Analytics, labels: &[String]) -> Optio
         IncidentKind::CameraTampering => return None,
     };
     Some(Compiled { common, state })
+}
+
+/// Parameter `name` of a rule: its own value, else the kind's default, else 0 (a parameter the
+/// kind does not take).
+fn param(kind: IncidentKind, params: &BTreeMap<String, f64>, name: &str) -> f64 {
+    params
+        .get(name)
+        .copied()
+        .or_else(|| kind.spec().param(name).map(|p| p.default))
+        .unwrap_or(0.0)
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
 /// CAMERA_OFFLINE: `stale` is `Some(last frame time)` when no frame came for the timeout, `None`

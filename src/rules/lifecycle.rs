@@ -49,11 +49,6 @@ impl Hold {
     pub fn held(&self, t: Duration) -> Duration {
         self.since.map_or(Duration::ZERO, |s| t.saturating_sub(s))
     }
-
-    /// Forgets the current run.
-    pub fn reset(&mut self) {
-        *self = Hold::default();
-    }
 }
 
 /// An open incident: what its events carry.

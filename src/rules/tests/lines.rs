@@ -16,6 +16,9 @@ fn jitter(amp: f64) -> Vec<Actor> {
         .collect()
 }
 
+/// Expected totals: ("line class DIRECTION", count).
+type Counts = &'static [(&'static str, u64)];
+
 #[test]
 fn line_counts_table() {
     use LineDirection::*;
@@ -23,7 +26,7 @@ fn line_counts_table() {
     let up = |id, class| walk(id, class, 0.5, 0.7, -0.1, 0.0, 4.0);
     const LTR: &str = "gate person LEFT_TO_RIGHT";
     const RTL: &str = "gate person RIGHT_TO_LEFT";
-    let cases: Vec<(&str, LineDirection, Vec<Actor>, &[(&str, u64)])> = vec![
+    let cases: Vec<(&str, LineDirection, Vec<Actor>, Counts)> = vec![
         (
             "down the frame is left to right",
             Both,

@@ -17,6 +17,9 @@ use crate::rules::geometry::Point;
 use crate::rules::spec::{COCO_CLASSES, IncidentKind};
 use crate::track::Track;
 
+/// A rule's parameters in a table row.
+pub type Params = &'static [(&'static str, f64)];
+
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }

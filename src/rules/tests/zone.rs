@@ -15,7 +15,7 @@ const OUT: [f64; 2] = [0.9, 0.5];
 #[test]
 fn intrusion_table() {
     let p = |id, at, from, to| still(id, "person", at, from, to);
-    let cases: Vec<(&str, &[(&str, f64)], Vec<Actor>, &str)> = vec![
+    let cases: Vec<(&str, Params, Vec<Actor>, &str)> = vec![
         ("one person 5 s", &[], vec![p(1, IN, 0.0, 5.0)], "O1 C1"),
         ("0.4 s is too short", &[], vec![p(1, IN, 0.0, 0.45)], ""),
         ("0.5 s is enough", &[], vec![p(1, IN, 0.0, 0.55)], "O1 C1"),
@@ -115,6 +115,16 @@ fn intrusion_event_contents() {
     assert_eq!(c.summary, "2 persons in zone lawn for 5.0 s");
 }
 
+/// (name, kind, parameters, frames per second, actors, expected events)
+type Row = (
+    &'static str,
+    IncidentKind,
+    Params,
+    f64,
+    Vec<Actor>,
+    &'static str,
+);
+
 #[test]
 fn thresholds_table() {
     let p = |id, from, to| still(id, "person", IN, from, to);
@@ -134,7 +144,7 @@ fn thresholds_table() {
             .collect::<Vec<_>>()
     };
     use IncidentKind::*;
-    let cases: Vec<(&str, IncidentKind, &[(&str, f64)], f64, Vec<Actor>, &str)> = vec![
+    let cases: Vec<Row> = vec![
         (
             "pedestrian 1.9 s",
             PedestrianOnRoad,
