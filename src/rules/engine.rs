@@ -195,25 +195,18 @@ impl Engine {
             .iter()
             .any(|r| r.common.window.is_some())
             .then(|| local_minute(f.wall));
-        for rule in &mut self.rules {
-            let c = &rule.common;
-            let mut ctx = Ctx::new(
-                &self.camera_id,
-                &self.labels,
-                f.t,
-                f.wall,
-                &mut self.keys,
-                events,
-            );
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.each_rule(f.t, f.wall, events, |c, state, ctx| {
             ctx.aspect = f.aspect;
             ctx.active = in_window(c.window, minute);
-            match &mut rule.state {
-                State::Presence(s) => s.on_frame(c, &mut ctx, tracks, &mut self.scratch),
-                State::Vehicles(s) => s.on_frame(c, &mut ctx, tracks),
-                State::Aggregate(s) => s.on_frame(c, &mut ctx, tracks, &mut self.scratch),
-                State::Offline(life) => offline(c, &mut ctx, life, None),
+            match state {
+                State::Presence(s) => s.on_frame(c, ctx, tracks, &mut scratch),
+                State::Vehicles(s) => s.on_frame(c, ctx, tracks),
+                State::Aggregate(s) => s.on_frame(c, ctx, tracks, &mut scratch),
+                State::Offline(life) => offline(c, ctx, life, None),
             }
-        }
+        });
+        self.scratch = scratch;
         self.lines.on_frame(f, tracks, &self.labels, crossings);
     }
 
@@ -222,35 +215,45 @@ impl Engine {
     /// incidents whose `clear_s` has passed.
     pub fn on_idle(&mut self, t: Duration, wall: SystemTime, events: &mut Vec<RuleEvent>) {
         let last = self.last_frame.unwrap_or(Duration::ZERO);
-        for rule in &mut self.rules {
-            let c = &rule.common;
-            let mut ctx = Ctx::new(
-                &self.camera_id,
-                &self.labels,
-                t,
-                wall,
-                &mut self.keys,
-                events,
-            );
-            match &mut rule.state {
-                State::Presence(s) => s.on_idle(c, &mut ctx),
-                State::Vehicles(s) => s.on_idle(c, &mut ctx),
-                State::Aggregate(s) => s.on_idle(c, &mut ctx),
-                State::Offline(life) => {
-                    let timeout = c.secs("timeout_s");
-                    if t.saturating_sub(last) >= timeout {
-                        offline(c, &mut ctx, life, Some(last));
-                    }
+        self.each_rule(t, wall, events, |c, state, ctx| match state {
+            State::Presence(s) => s.on_idle(c, ctx),
+            State::Vehicles(s) => s.on_idle(c, ctx),
+            State::Aggregate(s) => s.on_idle(c, ctx),
+            State::Offline(life) => {
+                if t.saturating_sub(last) >= c.secs("timeout_s") {
+                    offline(c, ctx, life, Some(last));
                 }
             }
-        }
+        });
     }
 
     /// The camera or engine stops: closes every open incident (end = `t`, or when its condition
     /// stopped qualifying if that was earlier).
     pub fn close_all(&mut self, t: Duration, wall: SystemTime, events: &mut Vec<RuleEvent>) {
+        self.each_rule(t, wall, events, |c, state, ctx| {
+            let mut close = |life: &mut Lifecycle| {
+                if let Some((inc, end)) = life.close_now(t) {
+                    ctx.emit(c, &inc, Phase::Closed, Some(end));
+                }
+            };
+            match state {
+                State::Presence(s) => close(s.lifecycle()),
+                State::Vehicles(s) => s.lifecycles().for_each(close),
+                State::Aggregate(s) => close(s.lifecycle()),
+                State::Offline(life) => close(life),
+            }
+        });
+    }
+
+    /// Runs `f` on every rule with a fresh context at (`t`, `wall`).
+    fn each_rule(
+        &mut self,
+        t: Duration,
+        wall: SystemTime,
+        events: &mut Vec<RuleEvent>,
+        mut f: impl FnMut(&Common, &mut State, &mut Ctx),
+    ) {
         for rule in &mut self.rules {
-            let c = &rule.common;
             let mut ctx = Ctx::new(
                 &self.camera_id,
                 &self.labels,
@@ -259,18 +262,7 @@ impl Engine {
                 &mut self.keys,
                 events,
             );
-            ctx.active = false;
-            let close = |life: &mut Lifecycle, ctx: &mut Ctx| {
-                if let Some((inc, end)) = life.close_now(t) {
-                    ctx.emit(c, &inc, Phase::Closed, Some(end));
-                }
-            };
-            match &mut rule.state {
-                State::Presence(s) => close(s.lifecycle(), &mut ctx),
-                State::Vehicles(s) => s.lifecycles().for_each(|l| close(l, &mut ctx)),
-                State::Aggregate(s) => close(s.lifecycle(), &mut ctx),
-                State::Offline(life) => close(life, &mut ctx),
-            }
+            f(&rule.common, &mut rule.state, &mut ctx);
         }
     }
 
