@@ -3,10 +3,8 @@
 //!
 //! Each rule of the camera's [`Analytics`] is compiled once in [`Engine::new`] (parameters with
 //! their defaults, classes mapped to label indices, schedule parsed) into the state of its kind:
-//! zone-level presence ([`presence`](super::presence)), per-vehicle ([`vehicle`](super::vehicle)),
-//! zone aggregates ([`aggregate`](super::aggregate)) or camera-wide (`CAMERA_OFFLINE`, here). All
-//! share [`Lifecycle`](super::lifecycle::Lifecycle). Line crossings are in
-//! [`lines`](super::lines).
+//! zone-level presence (`presence`), per-vehicle (`vehicle`), zone aggregates (`aggregate`) or
+//! camera-wide (`CAMERA_OFFLINE`, here). All share [`Lifecycle`]. Line crossings are in `lines`.
 //!
 //! The engine is pure: its clock is the stream time passed in, the wall-clock time only labels
 //! events and picks the schedule's time of day. It never does I/O and never allocates per frame
