@@ -1,5 +1,6 @@
 //! Plane geometry on coordinates normalised to the frame (0..1, y pointing down): points,
-//! segments and simple polygons. Pure functions, no allocation.
+//! segments and simple polygons, sides of a line and angles between motions. Pure functions, no
+//! allocation.
 
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +106,57 @@ pub fn contains(poly: &[Point], p: Point) -> bool {
     inside
 }
 
+/// Which side of the directed line a->b a point lies on, as seen on screen (y down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+/// Signed distance of `p` from the infinite line through a->b (> 0: right of a->b on screen),
+/// in the units of the coordinates. Zero when a == b.
+pub fn signed_distance(a: Point, b: Point, p: Point) -> f64 {
+    let len = (b.x - a.x).hypot(b.y - a.y);
+    if len == 0.0 {
+        0.0
+    } else {
+        cross(a, b, p) / len
+    }
+}
+
+/// The side of a->b that `p` is on when it is at least `margin` away from the line, else `None`
+/// (the band around the line where jitter must not count as a crossing).
+pub fn side_of(a: Point, b: Point, p: Point, margin: f64) -> Option<Side> {
+    let d = signed_distance(a, b, p);
+    if d >= margin && d > 0.0 {
+        Some(Side::Right)
+    } else if d <= -margin && d < 0.0 {
+        Some(Side::Left)
+    } else {
+        None
+    }
+}
+
+/// When the move `from` -> `to` crosses the segment a-b from one side to the other, the side it
+/// came from; `None` when it stays on one side, touches only, or passes beyond the segment's ends.
+pub fn crossing(a: Point, b: Point, from: Point, to: Point) -> Option<Side> {
+    let (d0, d1) = (cross(a, b, from), cross(a, b, to));
+    if d0 == 0.0 || d1 == 0.0 || (d0 > 0.0) == (d1 > 0.0) || !segments_intersect(a, b, from, to) {
+        return None;
+    }
+    Some(if d0 < 0.0 { Side::Left } else { Side::Right })
+}
+
+/// Angle in degrees (0..=180) between vectors `v` and `w`; `None` when either is zero.
+pub fn angle_deg(v: [f64; 2], w: [f64; 2]) -> Option<f64> {
+    let (nv, nw) = (v[0].hypot(v[1]), w[0].hypot(w[1]));
+    if nv == 0.0 || nw == 0.0 {
+        return None;
+    }
+    let cos = ((v[0] * w[0] + v[1] * w[1]) / (nv * nw)).clamp(-1.0, 1.0);
+    Some(cos.acos().to_degrees())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +213,65 @@ mod tests {
     fn area_of_unit_square() {
         let sq = poly(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]);
         assert!((signed_area(&sq).abs() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn crossing_table() {
+        // A horizontal line walked left to right on screen: below it is its right.
+        let (a, b) = (Point::new(0.2, 0.5), Point::new(0.8, 0.5));
+        let cases = [
+            (
+                "down through the middle",
+                [0.5, 0.4],
+                [0.5, 0.6],
+                Some(Side::Left),
+            ),
+            (
+                "up through the middle",
+                [0.5, 0.6],
+                [0.5, 0.4],
+                Some(Side::Right),
+            ),
+            ("beyond the end", [0.9, 0.4], [0.9, 0.6], None),
+            ("stays above", [0.3, 0.4], [0.6, 0.45], None),
+            ("stops on the line", [0.5, 0.4], [0.5, 0.5], None),
+            ("diagonal", [0.1, 0.3], [0.4, 0.7], Some(Side::Left)),
+        ];
+        for (name, from, to, want) in cases {
+            assert_eq!(crossing(a, b, from.into(), to.into()), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn side_and_distance_table() {
+        let (a, b) = (Point::new(0.0, 0.5), Point::new(1.0, 0.5));
+        let cases = [
+            ([0.5, 0.7], 0.2, Some(Side::Right)),
+            ([0.5, 0.3], -0.2, Some(Side::Left)),
+            ([0.5, 0.505], 0.005, None),
+            ([0.5, 0.49], -0.01, Some(Side::Left)),
+        ];
+        for (p, d, side) in cases {
+            assert!((signed_distance(a, b, p.into()) - d).abs() < 1e-12, "{p:?}");
+            assert_eq!(side_of(a, b, p.into(), 0.01), side, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn angle_table() {
+        let cases = [
+            ([1.0, 0.0], [1.0, 0.0], Some(0.0)),
+            ([1.0, 0.0], [0.0, 2.0], Some(90.0)),
+            ([1.0, 1.0], [1.0, 0.0], Some(45.0)),
+            ([-1.0, 0.0], [1.0, 0.0], Some(180.0)),
+            ([0.0, 0.0], [1.0, 0.0], None),
+        ];
+        for (v, w, want) in cases {
+            let got = angle_deg(v, w);
+            match (got, want) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{v:?} {w:?}: {g}"),
+                _ => assert_eq!(got, want, "{v:?}"),
+            }
+        }
     }
 }
