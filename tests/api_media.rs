@@ -247,14 +247,20 @@ async fn snapshot(
     .map(tonic::Response::into_inner)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clips_and_snapshots_arrive_byte_identical_over_grpc_and_http() {
+/// A server with one incident whose clip (a real MP4) and snapshots are ready.
+async fn server_with_media() -> (tempfile::TempDir, Running, String, Media) {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("source.mp4");
     make_mp4(&mp4);
     let r = start(dir.path()).await;
     let id = open(&r, 1).await;
     let m = media_ready(&r, dir.path(), &id, &mp4).await;
+    (dir, r, id, m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clips_and_snapshots_arrive_byte_identical_over_grpc_and_http() {
+    let (_dir, r, id, m) = server_with_media().await;
     let size = m.clip.len();
     assert!(
         size > 3 * CHUNK,
@@ -681,12 +687,7 @@ async fn media_states_give_the_documented_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_downloads_clips_and_snapshots_through_media_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("source.mp4");
-    make_mp4(&mp4);
-    let r = start(dir.path()).await;
-    let id = open(&r, 1).await;
-    let m = media_ready(&r, dir.path(), &id, &mp4).await;
+    let (_dir, r, id, m) = server_with_media().await;
     let addr = r.grpc_addr.to_string();
     let out_dir = tempfile::tempdir().unwrap();
     let cli = |args: Vec<String>| {
