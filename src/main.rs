@@ -26,7 +26,7 @@ struct ServeArgs {
     /// gRPC listen address (port 0 = any free port).
     #[arg(long, env = "VIGIL_GRPC_ADDR")]
     grpc_addr: Option<String>,
-    /// HTTP listen address for /healthz and /metrics (port 0 = any free port).
+    /// HTTP listen address for /healthz, /metrics and /media (port 0 = any free port).
     #[arg(long, env = "VIGIL_HTTP_ADDR")]
     http_addr: Option<String>,
     /// Data directory (database and media).

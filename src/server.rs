@@ -107,6 +107,7 @@ pub async fn start(settings: &Settings) -> Result<Running> {
             camera_changes,
             incidents: incident_log.clone(),
             status: status.clone(),
+            data_dir: settings.data_dir.clone(),
         },
         stopped(stop_rx.clone()),
     ));
@@ -116,7 +117,12 @@ pub async fn start(settings: &Settings) -> Result<Running> {
         settings.retention.clone(),
         stop_rx.clone(),
     ));
-    tasks.spawn(api::serve_http(http, metrics.clone(), stopped(stop_rx)));
+    tasks.spawn(api::serve_http(
+        http,
+        metrics.clone(),
+        settings.data_dir.clone(),
+        stopped(stop_rx),
+    ));
     tracing::info!(%grpc_addr, %http_addr, data_dir = %settings.data_dir.display(), "vigil is serving");
     Ok(Running {
         grpc_addr,

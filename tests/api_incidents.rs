@@ -697,7 +697,7 @@ async fn filters_and_engine_lives_keep_incidents_apart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incident_service_is_in_health_and_reflection() {
+async fn incident_and_media_services_are_in_health_and_reflection() {
     let dir = tempfile::tempdir().unwrap();
     let r = start(dir.path()).await;
     let ch = Channel::from_shared(format!("http://{}", r.grpc_addr))
@@ -705,19 +705,23 @@ async fn incident_service_is_in_health_and_reflection() {
         .connect()
         .await
         .unwrap();
+    let services = ["vigil.v1.IncidentService", "vigil.v1.MediaService"];
     let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "vigil.v1.IncidentService".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status();
-    assert_eq!(
-        status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving
-    );
+    for service in services {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving,
+            "{service}"
+        );
+    }
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -740,9 +744,8 @@ async fn incident_service_is_in_health_and_reflection() {
         panic!("unexpected {resp:?}")
     };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"vigil.v1.IncidentService".to_string()),
-        "{names:?}"
-    );
+    for service in services {
+        assert!(names.contains(&service.to_string()), "{names:?}");
+    }
     r.shutdown(WAIT).await.unwrap();
 }

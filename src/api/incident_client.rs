@@ -1,7 +1,8 @@
 //! The command-line client of the incident log: `vigil incidents watch|list|show|ack|resolve|note`
-//! talking to a running server over gRPC. `watch` resumes from the last sequence it printed when
+//! talking to a running server over gRPC (and `clip`, `snapshot` through `media_client`). `watch` resumes from the last sequence it printed when
 //! the connection drops, so its output has no gap and no duplicate across reconnects.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
@@ -51,11 +52,31 @@ pub enum IncidentCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show one incident with its audit trail.
+    /// Show one incident with its audit trail (and the HTTP URLs of its media).
     Show {
         id: String,
         #[arg(long)]
         json: bool,
+        /// Address of the vigil HTTP listener, to print the media URLs with.
+        #[arg(long, env = "VIGIL_HTTP_SERVER", default_value = "127.0.0.1:9090")]
+        http: String,
+    },
+    /// Download an incident's clip (MP4) through MediaService.
+    Clip {
+        id: String,
+        /// Where to write it (default: ID.mp4 in the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Download an incident's snapshot (JPEG) through MediaService.
+    Snapshot {
+        id: String,
+        /// The plain frame instead of the annotated snapshot.
+        #[arg(long)]
+        plain: bool,
+        /// Where to write it (default: ID.jpg, or ID.frame.jpg with --plain).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Acknowledge an incident.
     Ack {
@@ -82,7 +103,7 @@ pub enum IncidentCmd {
     },
 }
 
-fn status_error(s: tonic::Status) -> Error {
+pub(super) fn status_error(s: tonic::Status) -> Error {
     let kind = match s.code() {
         tonic::Code::InvalidArgument => ErrorKind::InvalidArgument,
         tonic::Code::NotFound => ErrorKind::NotFound,
@@ -191,6 +212,8 @@ fn incident_json(i: &pb::Incident) -> serde_json::Value {
             "end_time": ts(&clip.end_time),
         },
         "audit": i.audit.iter().map(audit_json).collect::<Vec<_>>(),
+        "snapshot_url": i.snapshot_url,
+        "clip_url": i.clip_url,
     })
 }
 
@@ -234,7 +257,17 @@ fn event_line(e: &pb::IncidentEvent) -> String {
     line
 }
 
-fn print_incident(i: &pb::Incident) {
+/// `http://ADDR` for an address without a scheme.
+fn http_base(addr: &str) -> String {
+    let base = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    base.trim_end_matches('/').to_string()
+}
+
+fn print_incident(i: &pb::Incident, http: &str) {
     let v = incident_json(i);
     let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
     println!("{}", s("id"));
@@ -260,6 +293,11 @@ fn print_incident(i: &pb::Incident) {
         v["clip"]["start_time"].as_str().unwrap_or(""),
         v["clip"]["end_time"].as_str().unwrap_or("")
     );
+    for (what, url) in [("snapshot", &i.snapshot_url), ("clip", &i.clip_url)] {
+        if !url.is_empty() {
+            println!("  {:<13} {}{url}", format!("{what} url:"), http_base(http));
+        }
+    }
     for o in &i.objects {
         println!(
             "  object:     track {} {} {:?}",
@@ -412,7 +450,7 @@ pub async fn run(server: &str, cmd: IncidentCmd) -> Result<()> {
             }
             Ok(())
         }
-        IncidentCmd::Show { id, json } => {
+        IncidentCmd::Show { id, json, http } => {
             let i = client(server)
                 .await?
                 .get_incident(pb::GetIncidentRequest { name: name(&id) })
@@ -422,8 +460,18 @@ pub async fn run(server: &str, cmd: IncidentCmd) -> Result<()> {
             if json {
                 println!("{}", incident_json(&i));
             } else {
-                print_incident(&i);
+                print_incident(&i, &http);
             }
+            Ok(())
+        }
+        IncidentCmd::Clip { id, out } => {
+            let (path, n) = super::media_client::download_clip(server, &id, out).await?;
+            println!("wrote {} ({n} bytes)", path.display());
+            Ok(())
+        }
+        IncidentCmd::Snapshot { id, plain, out } => {
+            let (path, n) = super::media_client::download_snapshot(server, &id, plain, out).await?;
+            println!("wrote {} ({n} bytes)", path.display());
             Ok(())
         }
         IncidentCmd::Ack { id, actor: a } => {

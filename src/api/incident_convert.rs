@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use super::convert::{CAMERA_PREFIX, kind_to_pb, severity_to_pb, timestamp};
+use super::media::MediaFile;
 use super::pb;
 use crate::bail;
 use crate::error::Result;
@@ -174,6 +175,16 @@ pub fn incident_to_pb(i: &Incident) -> pb::Incident {
         update_time: Some(timestamp(i.update_time)),
         detect_time: ts(i.detect_time),
         audit: Vec::new(),
+        snapshot_url: if i.snapshot == SnapshotState::Available {
+            MediaFile::Snapshot.url(&i.id)
+        } else {
+            String::new()
+        },
+        clip_url: if i.clip.state == ClipState::Ready {
+            MediaFile::Clip.url(&i.id)
+        } else {
+            String::new()
+        },
     }
 }
 

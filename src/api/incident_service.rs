@@ -45,12 +45,20 @@ impl IncidentApi {
         &self,
         f: impl FnOnce(&dyn IncidentStore) -> Result<T> + Send + 'static,
     ) -> Result<T, Status> {
-        let store = self.log.store().clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| Status::internal(format!("store task failed: {e}")))?
-            .map_err(to_status)
+        read_store(&self.log, f).await
     }
+}
+
+/// Runs a read of the incident log's store on the blocking pool.
+pub(super) async fn read_store<T: Send + 'static>(
+    log: &IncidentLog,
+    f: impl FnOnce(&dyn IncidentStore) -> Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    let store = log.store().clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| Status::internal(format!("store task failed: {e}")))?
+        .map_err(to_status)
 }
 
 fn check_actor(actor: &str) -> Result<()> {

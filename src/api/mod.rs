@@ -7,9 +7,13 @@ pub mod client;
 pub mod codec;
 pub mod convert;
 pub mod http;
+pub mod http_media;
 pub mod incident_client;
 pub mod incident_convert;
 pub mod incident_service;
+pub mod media;
+pub mod media_client;
+pub mod media_service;
 pub mod status;
 
 /// The generated types and services of `proto/vigil/v1`.
@@ -19,6 +23,7 @@ pub mod pb {
 }
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -38,6 +43,8 @@ pub struct ApiDeps {
     pub incidents: crate::incidents::IncidentLog,
     /// Live ingest status of every camera.
     pub status: crate::ingest::StatusBoard,
+    /// The data directory, whose `media/` the media service reads.
+    pub data_dir: PathBuf,
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes.
@@ -49,6 +56,10 @@ pub async fn serve_grpc(
     let cameras = pb::camera_service_server::CameraServiceServer::new(
         camera_service::CameraApi::new(deps.store, deps.camera_changes, deps.status),
     );
+    let media = pb::media_service_server::MediaServiceServer::new(media_service::MediaApi::new(
+        deps.incidents.clone(),
+        deps.data_dir,
+    ));
     let incidents = pb::incident_service_server::IncidentServiceServer::new(
         incident_service::IncidentApi::new(deps.incidents),
     );
@@ -60,6 +71,9 @@ pub async fn serve_grpc(
         .set_serving::<pb::incident_service_server::IncidentServiceServer<
             incident_service::IncidentApi,
         >>()
+        .await;
+    health_reporter
+        .set_serving::<pb::media_service_server::MediaServiceServer<media_service::MediaApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(codec::DESCRIPTOR_SET)
@@ -77,18 +91,21 @@ pub async fn serve_grpc(
         .add_service(reflection_v1alpha)
         .add_service(cameras)
         .add_service(incidents)
+        .add_service(media)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .ctx(ErrorKind::Internal, "gRPC server failed")
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes.
+/// Serves HTTP (health, metrics, the media under `data_dir`) on `listener` until `shutdown`
+/// completes.
 pub async fn serve_http(
     listener: TcpListener,
     metrics: Metrics,
+    data_dir: PathBuf,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, http::router(metrics))
+    axum::serve(listener, http::router(metrics, data_dir))
         .with_graceful_shutdown(shutdown)
         .await
         .ctx(ErrorKind::Internal, "HTTP server failed")
