@@ -192,7 +192,7 @@ pub fn write_clip(
     // A crash may have left one behind.
     let _ = std::fs::remove_file(&part);
     let result = cut_into(ring, start, s, path, &part, stop);
-    let result = result.and_then(|(cut, ())| {
+    let result = result.and_then(|cut| {
         commit_partial(&part, path)?;
         let (first_pts, end_pts) = cut
             .span()
@@ -221,7 +221,7 @@ fn cut_into(
     path: &Path,
     part: &Path,
     stop: &AtomicBool,
-) -> Result<(Cut, ())> {
+) -> Result<Cut> {
     let mut cut = Cut::new(start, s);
     let mut mux: Option<Muxer> = None;
     let mut last_index: Option<u64> = None;
@@ -268,7 +268,7 @@ fn cut_into(
     match mux {
         Some(m) => {
             m.finish()?;
-            Ok((cut, ()))
+            Ok(cut)
         }
         None if stop.load(Ordering::Relaxed) => Err(err!(
             Cancelled,
@@ -397,7 +397,10 @@ impl Muxer {
 
     /// The first error on the bus, if any, naming the element that posted it.
     fn bus_error(&self) -> Option<Error> {
-        let msg = self.pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
+        let msg = self
+            .pipeline
+            .bus()?
+            .pop_filtered(&[gst::MessageType::Error])?;
         match msg.view() {
             gst::MessageView::Error(e) => Some(element_error(&self.name, e)),
             _ => None,
@@ -548,6 +551,33 @@ mod tests {
         let mut h265 = unit(200, 200, false);
         h265.codec = VideoCodec::H265;
         assert_eq!(cut.admit(&h265), Admit::End);
+    }
+
+    #[test]
+    fn a_muxer_error_names_the_element_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c2.mp4");
+        let ring = ClipRing::new(ms(5_000), usize::MAX);
+        // Key frames of noise: no parameter sets, nothing a parser can use.
+        for i in 0..20u64 {
+            let mut u = unit(i * 100, i * 100, i % 10 == 0);
+            u.data = gst::Buffer::from_mut_slice(
+                (0..2000).map(|b| (b * 7 + i) as u8).collect::<Vec<u8>>(),
+            );
+            ring.push(u);
+        }
+        let e = write_clip(
+            &ring,
+            ms(500),
+            &settings(500, 1_000, 60_000),
+            &path,
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("c2.mp4") && msg.contains("h264parse"), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

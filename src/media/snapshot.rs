@@ -79,7 +79,10 @@ fn packed_rgb(frame: &Frame) -> Result<Vec<u8>> {
     let row = w * 3;
     let data = frame.rgb();
     if w == 0 || h == 0 || w > 65_535 || h > 65_535 {
-        bail!(InvalidArgument, "snapshot: a {w}x{h} frame cannot be a JPEG");
+        bail!(
+            InvalidArgument,
+            "snapshot: a {w}x{h} frame cannot be a JPEG"
+        );
     }
     if frame.stride < row || data.len() < frame.stride * (h - 1) + row {
         bail!(
@@ -150,7 +153,11 @@ pub fn draw(rgb: &mut [u8], width: u32, height: u32, ann: &Annotation) {
 
 /// A normalised coordinate in pixels; nonsense (NaN, far outside) is pinned near the frame.
 fn to_px(v: f64, size: i64) -> i64 {
-    let v = if v.is_finite() { v.clamp(-1.0, 2.0) } else { 0.0 };
+    let v = if v.is_finite() {
+        v.clamp(-1.0, 2.0)
+    } else {
+        0.0
+    };
     (v * size as f64).round() as i64
 }
 
@@ -363,13 +370,13 @@ mod tests {
         draw(&mut rgb, w, h, &ann);
         // (x, y) -> expected colour, or None: unchanged.
         let table: [((u32, u32), Option<[u8; 3]>); 7] = [
-            ((240, 300), Some(BOX)),     // left edge of the box
-            ((479, 400), Some(BOX)),     // right edge
-            ((360, 350), None),          // inside the box
-            ((500, 486), Some(ZONE)),    // the zone's first edge (y = 0.9)
-            ((576, 160), Some(LINE)),    // the line
-            ((700, 300), None),          // nothing there
-            ((w - 1, h - 1), None),      // corner
+            ((240, 300), Some(BOX)),  // left edge of the box
+            ((479, 400), Some(BOX)),  // right edge
+            ((360, 350), None),       // inside the box
+            ((500, 486), Some(ZONE)), // the zone's first edge (y = 0.9)
+            ((576, 160), Some(LINE)), // the line
+            ((700, 300), None),       // nothing there
+            ((w - 1, h - 1), None),   // corner
         ];
         for ((x, y), want) in table {
             let got = px(&rgb, w, x, y);
