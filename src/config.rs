@@ -27,6 +27,9 @@ pub struct Config {
     /// The detector the service runs over every camera.
     #[serde(default)]
     pub detect: crate::detect::DetectorConfig,
+    /// Incident media: clip pre-roll, post-roll and length, snapshot quality.
+    #[serde(default)]
+    pub media: crate::media::MediaConfig,
 }
 
 /// Deletion of old media (snapshots and clips); incident records are kept.
@@ -161,6 +164,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub ingest: crate::ingest::IngestConfig,
     pub detect: crate::detect::DetectorConfig,
+    pub media: crate::media::MediaConfig,
 }
 
 impl Config {
@@ -240,6 +244,7 @@ impl Config {
         let retention = self.retention.resolve()?;
         self.ingest.validate("ingest")?;
         self.detect.validate()?;
+        self.media.validate("media", self.ingest.pre_roll_s)?;
         Ok(Settings {
             retention,
             grpc_addr,
@@ -250,6 +255,7 @@ impl Config {
             log: self.log,
             ingest: self.ingest,
             detect: self.detect,
+            media: self.media,
         })
     }
 }
@@ -298,6 +304,12 @@ mod tests {
             ("[ingest]\nwatchdog_s = 0.0\n", "ingest.watchdog_s"),
             ("[ingest]\nbackof_min_s = 1.0\n", "backof_min_s"),
             ("[detect]\nworkers = 0\n", "detect.workers"),
+            ("[media]\nclip_max_s = 0.0\n", "media.clip_max_s"),
+            ("[media]\nclip_pre_roll = 1.0\n", "clip_pre_roll"),
+            (
+                "[ingest]\npre_roll_s = 3.0\n[media]\nclip_pre_roll_s = 4.0\n",
+                "media.clip_pre_roll_s",
+            ),
         ];
         for (text, needle) in cases {
             let r = Config::parse(text, "test.toml").and_then(|c| c.resolve(Overrides::default()));

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::camera::validate_id;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result, ResultExt};
 
 /// The media folder of a data directory.
 pub fn media_dir(data_dir: &Path) -> PathBuf {
@@ -40,6 +40,39 @@ pub fn partial_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".part");
     PathBuf::from(s)
+}
+
+/// Makes a finished `part` file durable, then gives it its real name `path` (and syncs the
+/// directory, best effort), so that a crash leaves either nothing or the whole file under `path`.
+pub fn commit_partial(part: &Path, path: &Path) -> Result<()> {
+    std::fs::File::open(part)
+        .and_then(|f| f.sync_all())
+        .ctx(ErrorKind::Internal, format!("syncing {}", part.display()))?;
+    std::fs::rename(part, path).ctx(
+        ErrorKind::Internal,
+        format!("renaming {} to {}", part.display(), path.display()),
+    )?;
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through its `.part` name (creating the folder); on failure nothing
+/// is left under either name.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .ctx(ErrorKind::Internal, format!("creating {}", dir.display()))?;
+    }
+    let part = partial_path(path);
+    let written = std::fs::write(&part, bytes)
+        .ctx(ErrorKind::Internal, format!("writing {}", part.display()))
+        .and_then(|()| commit_partial(&part, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written
 }
 
 #[cfg(test)]
