@@ -686,3 +686,320 @@ fn dilate(src: &[bool], w: usize, tmp: &mut [bool], out: &mut [bool]) -> usize {
     }
     out.iter().filter(|&&v| v).count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: usize = 128;
+    const H: usize = 96;
+    const FPS: f64 = 5.0;
+
+    /// A small deterministic random generator (xorshift).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// Uniform in -a..=a.
+        fn noise(&mut self, a: i32) -> i32 {
+            (self.next() % (2 * a as u64 + 1)) as i32 - a
+        }
+    }
+
+    /// A scene twice as large as the view both ways: overlapping rectangles of random grey
+    /// levels on a mid-grey ground, so edges run in all directions at irregular places.
+    fn canvas() -> Vec<u8> {
+        let (cw, ch) = (2 * W, 2 * H);
+        let mut c = vec![110u8; cw * ch];
+        let mut rng = Rng(0x5EED);
+        for _ in 0..160 {
+            let (x, y) = (rng.below(cw), rng.below(ch));
+            let (w, h) = (4 + rng.below(24), 4 + rng.below(24));
+            let v = (30 + rng.below(200)) as u8;
+            for yy in y..(y + h).min(ch) {
+                c[yy * cw + x..yy * cw + (x + w).min(cw)].fill(v);
+            }
+        }
+        c
+    }
+
+    /// The view at offset (`dx`, `dy`) of the canvas, luma scaled by `gain`, with noise of
+    /// `noise` grey levels.
+    fn view(c: &[u8], dx: usize, dy: usize, gain: f64, noise: i32, rng: &mut Rng) -> Vec<u8> {
+        let mut out = Vec::with_capacity(W * H);
+        for y in 0..H {
+            for &v in &c[(y + dy) * 2 * W + dx..][..W] {
+                let v = (f64::from(v) * gain) as i32 + rng.noise(noise);
+                out.push(v.clamp(0, 255) as u8);
+            }
+        }
+        out
+    }
+
+    fn thumb(luma: Vec<u8>) -> Thumbnail {
+        Thumbnail {
+            width: W as u32,
+            height: H as u32,
+            luma,
+        }
+    }
+
+    /// Squares of `size` moving across the view at different speeds, frame `i`.
+    fn blobs(luma: &mut [u8], i: usize, count: usize, size: usize) {
+        for k in 0..count {
+            let x = (i * (3 + 2 * k) + 37 * k) % (W - size);
+            let y = (10 + 23 * k) % (H - size);
+            let v = if k % 2 == 0 { 240 } else { 15 };
+            for row in luma.chunks_exact_mut(W).skip(y).take(size) {
+                row[x..x + size].fill(v);
+            }
+        }
+    }
+
+    /// Box blur of radius `r` of a `w` x `h` image.
+    fn box_blur(luma: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
+        let mut out = vec![0u8; luma.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                    for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                        sum += u32::from(luma[yy * w + xx]);
+                        n += 1;
+                    }
+                }
+                out[y * w + x] = (sum / n) as u8;
+            }
+        }
+        out
+    }
+
+    fn at(i: usize) -> Duration {
+        Duration::from_secs_f64(i as f64 / FPS)
+    }
+
+    /// Feeds `frames` frames made by `make(i)`; returns the verdicts.
+    fn feed(
+        det: &mut TamperDetector,
+        from: usize,
+        frames: usize,
+        mut make: impl FnMut(usize) -> Vec<u8>,
+    ) -> Vec<Option<TamperReason>> {
+        (from..from + frames)
+            .map(|i| det.observe(at(i), &thumb(make(i))))
+            .collect()
+    }
+
+    type Scene = fn(&[u8], usize, &mut Rng) -> Vec<u8>;
+
+    #[test]
+    fn busy_noisy_dark_or_changing_scenes_never_trip() {
+        let scenes: [(&str, Scene); 6] = [
+            ("still, noise 8", |c, _, r| view(c, 0, 0, 1.0, 8, r)),
+            ("moving blobs", |c, i, r| {
+                let mut v = view(c, 0, 0, 1.0, 4, r);
+                blobs(&mut v, i, 6, 14);
+                v
+            }),
+            ("large blobs", |c, i, r| {
+                let mut v = view(c, 0, 0, 1.0, 4, r);
+                blobs(&mut v, i, 3, 30);
+                v
+            }),
+            ("dark, noise 3", |c, _, r| view(c, 0, 0, 0.2, 3, r)),
+            ("dimming to 40%", |c, i, r| {
+                view(c, 0, 0, 1.0 - 0.6 * i as f64 / 300.0, 4, r)
+            }),
+            ("jitter 1 px", |c, i, r| {
+                view(c, i % 2, (i / 2) % 2, 1.0, 4, r)
+            }),
+        ];
+        let c = canvas();
+        for (name, scene) in scenes {
+            // The most sensitive setting: what does not trip it trips no other.
+            let mut det = TamperDetector::new(1.0);
+            let mut rng = Rng(7);
+            let got = feed(&mut det, 0, 300, |i| scene(&c, i, &mut rng));
+            let bad: Vec<_> = got
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_some())
+                .take(3)
+                .collect();
+            assert!(bad.is_empty(), "{name}: {bad:?} {:?}", det.last_scores());
+        }
+    }
+
+    #[test]
+    fn tampering_is_caught_within_a_second_with_its_reason() {
+        let c = canvas();
+        let blurred = box_blur(&c, 2 * W, 2 * H, 4);
+        let plain = |v: u8| vec![v; 4 * W * H];
+        // (what, the scene afterwards, view offset, noise, reason)
+        let table = [
+            ("blackout", plain(1), (0, 0), 1, TamperReason::Covered),
+            (
+                "hand over the lens",
+                plain(60),
+                (0, 0),
+                1,
+                TamperReason::Covered,
+            ),
+            ("floodlight", plain(252), (0, 0), 2, TamperReason::Covered),
+            ("defocused", blurred, (0, 0), 2, TamperReason::Defocused),
+            ("panned 30%", c.clone(), (40, 0), 4, TamperReason::Moved),
+            ("tilted 25%", c.clone(), (0, 24), 4, TamperReason::Moved),
+            (
+                "re-aimed elsewhere",
+                c.clone(),
+                (W, H),
+                4,
+                TamperReason::Moved,
+            ),
+        ];
+        for (name, scene, (dx, dy), noise, want) in table {
+            let mut det = TamperDetector::new(0.5);
+            let mut rng = Rng(11);
+            let before = feed(&mut det, 0, 50, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+            assert!(before.iter().all(Option::is_none), "{name}: {before:?}");
+            let after = feed(&mut det, 50, 100, |i| {
+                let mut v = view(&scene, dx, dy, 1.0, noise, &mut rng);
+                if want == TamperReason::Moved {
+                    // Traffic goes on in the new view.
+                    blobs(&mut v, i, 3, 12);
+                }
+                v
+            });
+            let first = after.iter().position(Option::is_some);
+            assert!(
+                first.is_some_and(|f| f < FPS as usize),
+                "{name}: first verdict at frame {first:?}"
+            );
+            let wrong: Vec<_> = after[FPS as usize..]
+                .iter()
+                .filter(|&&r| r != Some(want))
+                .take(3)
+                .collect();
+            assert!(
+                wrong.is_empty(),
+                "{name}: {wrong:?} {:?}",
+                det.last_scores()
+            );
+        }
+    }
+
+    #[test]
+    fn sensitivity_decides_whether_half_a_cover_counts() {
+        // The left five block columns of eight covered by something plain.
+        let c = canvas();
+        let half_covered = |rng: &mut Rng| {
+            let mut v = view(&c, 0, 0, 1.0, 4, rng);
+            for row in v.chunks_exact_mut(W) {
+                row[..W * 5 / 8].fill(40);
+            }
+            v
+        };
+        for (sensitivity, want) in [(0.0, None), (0.5, None), (1.0, Some(TamperReason::Covered))] {
+            let mut det = TamperDetector::new(sensitivity);
+            let mut rng = Rng(3);
+            feed(&mut det, 0, 50, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+            let got = feed(&mut det, 50, 20, |_| half_covered(&mut rng));
+            assert_eq!(
+                got[10..],
+                [want; 10],
+                "sensitivity {sensitivity}: {:?}",
+                det.last_scores()
+            );
+        }
+    }
+
+    #[test]
+    fn a_moved_view_is_adopted_after_a_while_a_covered_one_never() {
+        let c = canvas();
+        let adopt = (ADOPT_AFTER.as_secs_f64() * FPS) as usize;
+        let learn = (LEARN.as_secs_f64() * FPS) as usize;
+
+        let mut det = TamperDetector::new(0.5);
+        let mut rng = Rng(5);
+        feed(&mut det, 0, 50, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+        let moved = feed(&mut det, 50, adopt + learn + 50, |_| {
+            view(&c, W, 0, 1.0, 4, &mut rng)
+        });
+        let last = moved.iter().rposition(Option::is_some);
+        assert!(
+            last.is_some_and(|l| (adopt..adopt + 5).contains(&l)),
+            "last moved at {last:?}"
+        );
+        assert!(
+            moved[5..adopt]
+                .iter()
+                .all(|&r| r == Some(TamperReason::Moved))
+        );
+        // The old view is now the changed one.
+        let back = feed(&mut det, 50 + moved.len(), 10, |_| {
+            view(&c, 0, 0, 1.0, 4, &mut rng)
+        });
+        assert_eq!(back[5..], [Some(TamperReason::Moved); 5]);
+
+        let mut det = TamperDetector::new(0.5);
+        feed(&mut det, 0, 50, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+        let covered = feed(&mut det, 50, adopt + 100, |_| {
+            view(&[5; 4 * W * H], 0, 0, 1.0, 2, &mut rng)
+        });
+        assert!(
+            covered[5..]
+                .iter()
+                .all(|&r| r == Some(TamperReason::Covered))
+        );
+    }
+
+    #[test]
+    fn empty_resized_and_backwards_thumbnails_are_handled() {
+        let c = canvas();
+        let mut rng = Rng(9);
+        let mut det = TamperDetector::new(0.5);
+        assert_eq!(det.observe(Duration::ZERO, &Thumbnail::default()), None);
+        let bad = Thumbnail {
+            width: 10,
+            height: 10,
+            luma: vec![0; 5],
+        };
+        assert_eq!(det.observe(Duration::ZERO, &bad), None);
+        feed(&mut det, 0, 50, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+        // A new size (the camera's resolution changed) starts learning again, whatever it shows.
+        let small = Thumbnail {
+            width: 64,
+            height: 48,
+            luma: vec![0; 64 * 48],
+        };
+        assert_eq!(det.observe(at(50), &small), None);
+        // Time going backwards (a restarted stream) neither panics nor trips.
+        let got = feed(&mut det, 0, 30, |_| view(&c, 0, 0, 1.0, 4, &mut rng));
+        assert!(got.iter().all(Option::is_none), "{got:?}");
+        let names: Vec<_> = det.last_scores().iter().map(|s| s.0).collect();
+        assert_eq!(
+            names,
+            [
+                "brightness",
+                "contrast",
+                "contrast_ratio",
+                "covered_fraction",
+                "sharpness_ratio",
+                "edge_similarity"
+            ]
+        );
+        assert_eq!(TamperReason::Moved.as_str(), "moved");
+        assert_eq!(TamperReason::Covered.as_str(), "covered");
+        assert_eq!(TamperReason::Defocused.as_str(), "defocused");
+    }
+}
