@@ -84,6 +84,12 @@ impl Thumbnail {
         self.width = tw as u32;
         self.height = th as u32;
         self.luma.resize(tw * th, 0);
+        // Source column where each output column starts (and, last, the frame's width).
+        let mut starts = [0usize; THUMB_WIDTH as usize + 1];
+        for (tx, s) in starts[..=tw].iter_mut().enumerate() {
+            *s = tx * w / tw;
+        }
+        let starts = &starts[..=tw];
         // Sums of 256 * luma per output column of the current output row.
         let mut acc = [0u64; THUMB_WIDTH as usize];
         let acc = &mut acc[..tw];
@@ -92,8 +98,8 @@ impl Thumbnail {
             acc.fill(0);
             for y in y0..y1 {
                 let row = &rgb[y * stride..y * stride + w * 3];
-                for (tx, a) in acc.iter_mut().enumerate() {
-                    let (x0, x1) = (tx * w / tw, (tx + 1) * w / tw);
+                for (a, x) in acc.iter_mut().zip(starts.windows(2)) {
+                    let (x0, x1) = (x[0], x[1]);
                     let mut sum = 0u32;
                     for px in row[x0 * 3..x1 * 3].chunks_exact(3) {
                         if let [r, g, b] = *px {
@@ -103,9 +109,8 @@ impl Thumbnail {
                     *a += u64::from(sum);
                 }
             }
-            for (tx, (o, a)) in out.iter_mut().zip(acc.iter()).enumerate() {
-                let n = ((tx + 1) * w / tw - tx * w / tw) * (y1 - y0) * 256;
-                let n = n as u64;
+            for ((o, a), x) in out.iter_mut().zip(acc.iter()).zip(starts.windows(2)) {
+                let n = ((x[1] - x[0]) * (y1 - y0) * 256) as u64;
                 *o = ((a + n / 2) / n).min(255) as u8;
             }
         }
