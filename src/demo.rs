@@ -17,10 +17,10 @@ use crate::api::client;
 use crate::camera::CameraFile;
 use crate::config::Settings;
 use crate::error::Result;
-use crate::incidents::model::{ClipState, EventType, IncidentEvent, SnapshotState};
 use crate::incidents::Filter;
-use crate::ingest::testcam::{TestCam, TestCamOptions};
+use crate::incidents::model::{ClipState, EventType, IncidentEvent, SnapshotState};
 use crate::ingest::StatusBoard;
+use crate::ingest::testcam::{TestCam, TestCamOptions};
 use crate::media::paths;
 use crate::server::{self, Running};
 
@@ -215,8 +215,7 @@ fn print_event(
         }
         EventType::Closed => println!("{head}: {}", i.summary),
         EventType::Media => {
-            if i.snapshot == SnapshotState::Available && seen_media.insert((i.id.clone(), false))
-            {
+            if i.snapshot == SnapshotState::Available && seen_media.insert((i.id.clone(), false)) {
                 totals.snapshots += 1;
                 let path = paths::snapshot_path(data_dir, &i.id, true)
                     .map(|p| p.display().to_string())

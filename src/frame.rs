@@ -1,6 +1,7 @@
 //! Decoded frames and the hand-off between ingest and analysis. A [`FrameSlot`] holds at most one
 //! pending frame per camera with the policy *newest wins*: a new frame replaces one that analysis
 //! has not taken yet, and the replaced frame is counted as dropped. Ingest never blocks on it.
+//! A [`Thumbnail`] is a small grey copy of a frame for image statistics (tampering detection).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,89 @@ impl std::fmt::Debug for Frame {
         f.debug_struct("Frame")
             .field("seq", &self.seq)
             .field("pts", &self.pts)
+            .field("size", &(self.width, self.height))
+            .finish()
+    }
+}
+
+/// Width of a [`Thumbnail`]; frames narrower than this keep their width.
+pub const THUMB_WIDTH: u32 = 128;
+
+/// A small grey copy of a frame: [`THUMB_WIDTH`] pixels wide (or the frame's width if smaller),
+/// the height following the frame's aspect ratio, each pixel the area average of the frame's
+/// full-range luma (BT.601 weights) under it. Row-major, `width * height` bytes. A frame whose
+/// buffer is shorter than its size says gives an empty (0 x 0) thumbnail.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub width: u32,
+    pub height: u32,
+    pub luma: Vec<u8>,
+}
+
+impl Thumbnail {
+    pub fn from_frame(frame: &Frame) -> Thumbnail {
+        let mut t = Thumbnail::default();
+        t.fill_from(frame);
+        t
+    }
+
+    /// Makes this the thumbnail of `frame`, reusing the buffer (no allocation once it is large
+    /// enough).
+    pub fn fill_from(&mut self, frame: &Frame) {
+        let (w, h, stride) = (frame.width as usize, frame.height as usize, frame.stride);
+        let rgb = frame.rgb();
+        let usable = w > 0
+            && h > 0
+            && stride >= w * 3
+            && rgb.len() >= stride * (h - 1) + w * 3
+            && w <= u32::MAX as usize / 256;
+        self.luma.clear();
+        if !usable {
+            self.width = 0;
+            self.height = 0;
+            return;
+        }
+        let tw = w.min(THUMB_WIDTH as usize);
+        let th = ((h * tw + w / 2) / w).clamp(1, h);
+        self.width = tw as u32;
+        self.height = th as u32;
+        self.luma.resize(tw * th, 0);
+        // Source column where each output column starts (and, last, the frame's width).
+        let mut starts = [0usize; THUMB_WIDTH as usize + 1];
+        for (tx, s) in starts[..=tw].iter_mut().enumerate() {
+            *s = tx * w / tw;
+        }
+        let starts = &starts[..=tw];
+        // Sums of 256 * luma per output column of the current output row.
+        let mut acc = [0u64; THUMB_WIDTH as usize];
+        let acc = &mut acc[..tw];
+        for (ty, out) in self.luma.chunks_exact_mut(tw).enumerate() {
+            let (y0, y1) = (ty * h / th, (ty + 1) * h / th);
+            acc.fill(0);
+            for y in y0..y1 {
+                let row = &rgb[y * stride..y * stride + w * 3];
+                for (a, x) in acc.iter_mut().zip(starts.windows(2)) {
+                    let (x0, x1) = (x[0], x[1]);
+                    let mut sum = 0u32;
+                    for px in row[x0 * 3..x1 * 3].chunks_exact(3) {
+                        if let [r, g, b] = *px {
+                            sum += 77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b);
+                        }
+                    }
+                    *a += u64::from(sum);
+                }
+            }
+            for ((o, a), x) in out.iter_mut().zip(acc.iter()).zip(starts.windows(2)) {
+                let n = ((x[1] - x[0]) * (y1 - y0) * 256) as u64;
+                *o = ((a + n / 2) / n).min(255) as u8;
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Thumbnail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thumbnail")
             .field("size", &(self.width, self.height))
             .finish()
     }
@@ -120,5 +204,96 @@ mod tests {
         assert_eq!(s.take().map(|f| f.seq), Some(2));
         assert!(s.take().is_none());
         assert_eq!((s.offered(), s.dropped()), (3, 2));
+    }
+
+    /// A `width x height` frame with `pad` spare bytes per row, pixel (x, y) = `px(x, y)`.
+    fn rgb_frame(width: u32, height: u32, pad: usize, px: impl Fn(u32, u32) -> [u8; 3]) -> Frame {
+        let stride = width as usize * 3 + pad;
+        let mut data = vec![0xAAu8; stride * height as usize];
+        for y in 0..height {
+            for x in 0..width {
+                let i = y as usize * stride + x as usize * 3;
+                data[i..i + 3].copy_from_slice(&px(x, y));
+            }
+        }
+        Frame {
+            seq: 0,
+            pts: Duration::ZERO,
+            arrived: SystemTime::UNIX_EPOCH,
+            width,
+            height,
+            stride,
+            data: Box::new(data),
+        }
+    }
+
+    #[test]
+    fn thumbnail_size_follows_the_aspect_ratio() {
+        // (frame size, thumbnail size)
+        let table = [
+            ((640, 480), (128, 96)),
+            ((1920, 1080), (128, 72)),
+            ((320, 240), (128, 96)),
+            ((100, 50), (100, 50)),
+            ((1000, 3), (128, 1)),
+            ((1, 1), (1, 1)),
+        ];
+        for ((w, h), want) in table {
+            let t = Thumbnail::from_frame(&rgb_frame(w, h, 0, |_, _| [1, 2, 3]));
+            assert_eq!((t.width, t.height), want, "{w}x{h}");
+            assert_eq!(t.luma.len(), (want.0 * want.1) as usize);
+        }
+    }
+
+    #[test]
+    fn thumbnail_is_the_area_average_of_luma() {
+        // (colour, luma): full-range BT.601 in 8-bit fixed point.
+        let table = [
+            ([0, 0, 0], 0),
+            ([255, 255, 255], 255),
+            ([255, 0, 0], 77),
+            ([0, 255, 0], 149),
+            ([0, 0, 255], 29),
+            ([100, 100, 100], 100),
+        ];
+        for (rgb, want) in table {
+            let t = Thumbnail::from_frame(&rgb_frame(256, 64, 5, |_, _| rgb));
+            assert!(
+                t.luma.iter().all(|&v| v == want),
+                "{rgb:?}: {:?}",
+                &t.luma[..4]
+            );
+        }
+        // 256 wide -> 128: each thumbnail pixel averages a 2x2 block. Columns alternating 0 and
+        // 255 average to 127.5, rounded to 128.
+        let t = Thumbnail::from_frame(&rgb_frame(256, 64, 7, |x, _| {
+            if x % 2 == 0 { [0; 3] } else { [255; 3] }
+        }));
+        assert!(t.luma.iter().all(|&v| v == 128), "{:?}", &t.luma[..4]);
+        // A vertical step at x = 128 of the frame lands between thumbnail columns 63 and 64;
+        // the padding bytes (0xAA) never leak in.
+        let t = Thumbnail::from_frame(&rgb_frame(256, 64, 9, |x, _| {
+            if x < 128 { [10; 3] } else { [200; 3] }
+        }));
+        for row in t.luma.chunks_exact(128) {
+            assert!(row[..64].iter().all(|&v| v == 10) && row[64..].iter().all(|&v| v == 200));
+        }
+    }
+
+    #[test]
+    fn fill_from_reuses_the_buffer_and_follows_size_changes() {
+        let mut t = Thumbnail::from_frame(&rgb_frame(640, 480, 0, |_, _| [50; 3]));
+        let cap = t.luma.capacity();
+        let ptr = t.luma.as_ptr();
+        t.fill_from(&rgb_frame(640, 360, 0, |_, _| [60; 3]));
+        assert_eq!((t.width, t.height, t.luma[0]), (128, 72, 60));
+        assert_eq!((t.luma.capacity(), t.luma.as_ptr()), (cap, ptr));
+        // A frame whose buffer is too short for its size gives an empty thumbnail, no panic.
+        let mut short = rgb_frame(64, 64, 0, |_, _| [1; 3]);
+        short.height = 65;
+        t.fill_from(&short);
+        assert_eq!((t.width, t.height, t.luma.len()), (0, 0, 0));
+        short.height = 0;
+        assert_eq!(Thumbnail::from_frame(&short).luma.len(), 0);
     }
 }

@@ -69,10 +69,7 @@ struct AnalyzeArgs {
 }
 
 /// A positive number of seconds from a flag, named in the error.
-fn seconds(
-    flag: &str,
-    v: Option<f64>,
-) -> Result<Option<std::time::Duration>, vigil::error::Error> {
+fn seconds(flag: &str, v: Option<f64>) -> Result<Option<std::time::Duration>, vigil::error::Error> {
     match v {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use vigil::detect::{DetectionResult, DetectorConfig, Manifest, Scheduler};
-use vigil::frame::{Frame, FrameSlot};
+use vigil::frame::{Frame, FrameSlot, Thumbnail};
 use vigil::metrics::Metrics;
 
 /// Shared pixels, so that offering a frame does not copy the image.
@@ -152,6 +152,10 @@ fn round_robin_serves_a_quiet_camera_next_to_a_busy_one_and_a_stalled_consumer()
         assert_eq!((r.width, r.height), (image.width, image.height));
         assert!(!r.detections.is_empty(), "people at the bus stop");
         assert!(r.inference >= r.stages.infer);
+        // The thumbnail is the analysed frame's.
+        let thumb = r.thumb.as_ref().expect("a thumbnail with every result");
+        assert_eq!(thumb, &Thumbnail::from_frame(&image.frame(seq)));
+        assert_eq!(thumb.width, 128);
     }
     stop.store(true, Ordering::Relaxed);
     let (busy, stalled) = feeder.join().unwrap();

@@ -22,7 +22,7 @@ use serde_json::Value;
 use vigil::analyze::{Analyzer, Format, OfflineRules, Printer};
 use vigil::camera::CameraFile;
 use vigil::detect::{Detector, DetectorConfig};
-use vigil::frame::Frame;
+use vigil::frame::{Frame, Thumbnail};
 use vigil::ingest::{FileReader, ReaderOptions};
 use vigil::track::TrackerConfig;
 
@@ -40,7 +40,12 @@ fn frames(clip: &Path) -> Vec<Frame> {
     while let Some(f) = reader.next_frame().unwrap() {
         out.push(f);
     }
-    assert!(out.len() > 20, "{} frames from {}", out.len(), clip.display());
+    assert!(
+        out.len() > 20,
+        "{} frames from {}",
+        out.len(),
+        clip.display()
+    );
     out
 }
 
@@ -67,8 +72,9 @@ fn run(frames: &[&Frame], retime: bool, cameras: &[CameraFile]) -> Vec<Vec<Value
         };
         let tracks = analyzer.step(f, t).unwrap().to_vec();
         let aspect = f64::from(f.width) / f64::from(f.height);
+        let view = Thumbnail::from_frame(f);
         for (r, p) in &mut rules {
-            r.step(t, aspect, &tracks, p).unwrap();
+            r.step(t, aspect, &tracks, Some(&view), p).unwrap();
         }
     }
     rules
@@ -83,7 +89,6 @@ fn run(frames: &[&Frame], retime: bool, cameras: &[CameraFile]) -> Vec<Vec<Value
         })
         .collect()
 }
-
 
 fn incidents<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
     lines
@@ -177,4 +182,89 @@ fn street_line_counts_the_traffic_going_away() {
     // What a person counts in the 14.5 s clip: a dozen or more motorbikes and several cars pass.
     assert!((6..=40).contains(&motorcycles), "{motorcycles} motorcycles");
     assert!((2..=20).contains(&cars), "{cars} cars");
+}
+
+/// A copy of `f` whose pixels `edit` changed (RGB24, packed).
+fn edited(f: &Frame, edit: impl Fn(&mut [u8], usize, usize)) -> Frame {
+    let (w, h) = (f.width as usize, f.height as usize);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in f.rgb().chunks(f.stride).take(h) {
+        rgb.extend_from_slice(&row[..w * 3]);
+    }
+    edit(&mut rgb, w, h);
+    Frame {
+        seq: f.seq,
+        pts: f.pts,
+        arrived: f.arrived,
+        width: f.width,
+        height: f.height,
+        stride: w * 3,
+        data: Box::new(rgb),
+    }
+}
+
+/// A strong box blur (radius `r` pixels), rows then columns.
+fn blur(rgb: &mut [u8], w: usize, h: usize, r: usize) {
+    let pass = |rgb: &mut [u8], n: usize, count: usize, at: &dyn Fn(usize, usize) -> usize| {
+        let mut line = vec![[0u32; 3]; n];
+        for k in 0..count {
+            for (i, px) in line.iter_mut().enumerate() {
+                let o = at(k, i);
+                *px = [rgb[o].into(), rgb[o + 1].into(), rgb[o + 2].into()];
+            }
+            for i in 0..n {
+                let (a, b) = (i.saturating_sub(r), (i + r).min(n - 1));
+                let mut sum = [0u32; 3];
+                for px in &line[a..=b] {
+                    for c in 0..3 {
+                        sum[c] += px[c];
+                    }
+                }
+                let o = at(k, i);
+                for c in 0..3 {
+                    rgb[o + c] = (sum[c] / (b - a + 1) as u32) as u8;
+                }
+            }
+        }
+    };
+    pass(rgb, w, h, &|y, x| (y * w + x) * 3);
+    pass(rgb, h, w, &|x, y| (y * w + x) * 3);
+}
+
+#[test]
+fn a_view_blacked_out_or_blurred_halfway_is_tampering() {
+    let Some(clip) = shared_clip("pedestrians_pets2009_vtest_45-75s.mp4") else {
+        return;
+    };
+    let all = frames(&clip);
+    let half = all.len() / 2;
+    let half_s = all[half].pts.as_secs_f64();
+    let black: Vec<Frame> = all[half..]
+        .iter()
+        .map(|f| edited(f, |rgb, _, _| rgb.fill(4)))
+        .collect();
+    let blurred: Vec<Frame> = all[half..]
+        .iter()
+        .map(|f| edited(f, |rgb, w, h| blur(rgb, w, h, w / 25)))
+        .collect();
+    let cam = [camera("pets_tamper.toml")];
+    let untouched: Vec<&Frame> = all.iter().collect();
+    assert!(
+        run(&untouched, false, &cam)[0].is_empty(),
+        "the untouched clip raised tampering"
+    );
+    for (what, tail) in [("covered", &black), ("defocused", &blurred)] {
+        let seq: Vec<&Frame> = all[..half].iter().chain(tail.iter()).collect();
+        let out = &run(&seq, false, &cam)[0];
+        let opened = incidents(out, "opened");
+        assert_eq!(opened.len(), 1, "{what}: {out:?}");
+        let o = opened[0];
+        assert_eq!(o["kind"], "CAMERA_TAMPERING");
+        let start = o["start_s"].as_f64().unwrap();
+        assert!(
+            start >= half_s - 0.01 && start < half_s + 2.0,
+            "{what}: started at {start} s, the view changed at {half_s} s"
+        );
+        assert!(o["summary"].as_str().unwrap().contains(what), "{what}: {o}");
+    }
 }

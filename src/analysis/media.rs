@@ -15,6 +15,9 @@ use crate::media::snapshot::{Annotation, write_snapshots};
 use crate::media::{clip, paths};
 use crate::rules::RuleEvent;
 
+/// Wall time without new video after which a clip ends with what it has (the camera stalled).
+const CLIP_STALL: Duration = Duration::from_secs(10);
+
 /// Everything the media of one incident needs, taken when it opens.
 pub(super) struct Job {
     h: CameraHandles,
@@ -119,14 +122,11 @@ impl Job {
                 SnapshotState::Failed
             }
         };
-        if let Err(error) = log
-            .media_ready(&id, MediaUpdate::Snapshot(state))
-            .await
-        {
+        if let Err(error) = log.media_ready(&id, MediaUpdate::Snapshot(state)).await {
             tracing::error!(%camera, incident = %id, %error, "recording the snapshot");
         }
 
-        let settings = self.h.deps.media.clip_settings();
+        let settings = self.h.deps.media.clip_settings(CLIP_STALL);
         let written = match paths::clip_path(&self.h.deps.data_dir, &id) {
             Ok(path) => {
                 let ring = self.h.ring.clone();

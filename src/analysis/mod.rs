@@ -172,6 +172,9 @@ pub async fn run_camera(
                     wall: r.arrived,
                     aspect: f64::from(r.width.max(1)) / f64::from(r.height.max(1)),
                 };
+                if let Some(thumb) = &r.thumb {
+                    rules.engine.on_view(t, r.arrived, thumb, &mut events);
+                }
                 rules.engine.on_frame(info, tracks, &mut events, &mut crossings);
                 h.counters.add_analysed();
             }

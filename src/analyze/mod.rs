@@ -152,6 +152,7 @@ pub fn run<W: Write>(opts: &Options, out: W) -> Result<Summary> {
         .rules
         .as_ref()
         .map(|f| OfflineRules::new(f, analyzer.labels()));
+    let mut view = crate::frame::Thumbnail::default();
     while let Some(frame) = reader.next_frame()? {
         let t = frame.pts;
         if opts.max_duration.is_some_and(|m| t > m) {
@@ -160,7 +161,8 @@ pub fn run<W: Write>(opts: &Options, out: W) -> Result<Summary> {
         analyzer.step_and_print(&frame, t, &mut printer)?;
         if let Some(r) = rules.as_mut() {
             let aspect = f64::from(frame.width.max(1)) / f64::from(frame.height.max(1));
-            r.step(t, aspect, analyzer.tracks(), &mut printer)?;
+            view.fill_from(&frame);
+            r.step(t, aspect, analyzer.tracks(), Some(&view), &mut printer)?;
         }
     }
     let mut summary = analyzer.summary();

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::output::Printer;
 use crate::camera::CameraFile;
 use crate::error::Result;
+use crate::frame::Thumbnail;
 use crate::rules::engine::{CountKey, Crossing, Engine, FrameInfo};
 use crate::rules::{Phase, RuleEvent};
 use crate::track::Track;
@@ -49,12 +50,14 @@ impl OfflineRules {
         }
     }
 
-    /// Applies the rules to one frame's tracks and prints what happened.
+    /// Applies the rules to one frame's tracks (and its view, for `CAMERA_TAMPERING`) and prints
+    /// what happened.
     pub fn step<W: std::io::Write>(
         &mut self,
         t: Duration,
         aspect: f64,
         tracks: &[Track],
+        view: Option<&Thumbnail>,
         printer: &mut Printer<W>,
     ) -> Result<()> {
         let info = FrameInfo {
@@ -63,6 +66,9 @@ impl OfflineRules {
             aspect,
         };
         self.last_t = t;
+        if let Some(thumb) = view {
+            self.engine.on_view(t, info.wall, thumb, &mut self.events);
+        }
         self.engine
             .on_frame(info, tracks, &mut self.events, &mut self.crossings);
         self.print(printer)
@@ -71,8 +77,7 @@ impl OfflineRules {
     /// The clip ended: incidents still open are closed at the last frame's time.
     pub fn finish<W: std::io::Write>(&mut self, printer: &mut Printer<W>) -> Result<()> {
         let t = self.last_t;
-        self.engine
-            .close_all(t, self.origin + t, &mut self.events);
+        self.engine.close_all(t, self.origin + t, &mut self.events);
         self.print(printer)
     }
 

@@ -29,7 +29,7 @@ use crate::detect::manifest::Manifest;
 use crate::detect::session::StageTimes;
 use crate::detect::{Detection, Detector, DetectorConfig};
 use crate::error::{ErrorKind, Result, ResultExt};
-use crate::frame::{Frame, FrameSlot};
+use crate::frame::{Frame, FrameSlot, Thumbnail};
 use crate::metrics::Metrics;
 use crate::{bail, err};
 
@@ -54,6 +54,9 @@ pub struct DetectionResult {
     pub inference: Duration,
     /// The same, by stage.
     pub stages: StageTimes,
+    /// A small grey copy of the analysed frame, for image statistics (tampering); made by the
+    /// worker after inference, while it still holds the frame.
+    pub thumb: Option<Thumbnail>,
 }
 
 struct Camera {
@@ -390,6 +393,7 @@ fn worker(shared: &Shared, mut det: Detector) {
                     queue_wait,
                     inference,
                     stages: det.last_times(),
+                    thumb: Some(Thumbnail::from_frame(f)),
                 });
             }
             Err(error) => {

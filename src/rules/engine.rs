@@ -16,14 +16,16 @@ use std::time::{Duration, SystemTime};
 use chrono::Timelike;
 
 use crate::camera::{Analytics, Rule, parse_schedule};
+use crate::frame::Thumbnail;
 use crate::rules::aggregate::Aggregate;
 use crate::rules::event::{Phase, RuleEvent};
 use crate::rules::geometry::Point;
-use crate::rules::lifecycle::{Incident, Lifecycle, Step};
+use crate::rules::lifecycle::{Condition, Incident, Lifecycle, Step, Timing};
 use crate::rules::lines::LineCounter;
 pub use crate::rules::lines::{CountKey, CrossDirection, Crossing};
 use crate::rules::presence::Presence;
 use crate::rules::spec::{IncidentKind, Severity};
+use crate::rules::tamper::{TamperDetector, TamperReason};
 use crate::rules::vehicle::Vehicles;
 use crate::track::Track;
 
@@ -150,7 +152,20 @@ enum State {
     Vehicles(Vehicles),
     Aggregate(Aggregate),
     Offline(Lifecycle),
+    Tamper(Box<Tamper>),
 }
+
+/// `CAMERA_TAMPERING`: the image-statistics detector and the condition's life.
+struct Tamper {
+    detector: TamperDetector,
+    cond: Condition,
+    /// The reason of the latest tampered frame.
+    reason: Option<TamperReason>,
+}
+
+/// How long a tampered view must look normal again before its incident closes (the detector's
+/// verdicts are already a median over one second; this bridges a second or two of doubt).
+const TAMPER_CLEAR: Duration = Duration::from_secs(2);
 
 struct Compiled {
     common: Common,
@@ -160,7 +175,7 @@ struct Compiled {
 impl Engine {
     /// `analytics` is already validated (`camera::Analytics::validate`); `labels` = the model's
     /// class names, index = class id. Rule classes the model does not know never match.
-    /// `CAMERA_TAMPERING` rules are not handled here (they need image statistics, not tracks).
+    /// `CAMERA_TAMPERING` rules are driven by [`Engine::on_view`] (image statistics, not tracks).
     pub fn new(camera_id: &str, analytics: &Analytics, labels: &[String]) -> Engine {
         let rules = analytics
             .rules
@@ -202,6 +217,7 @@ impl Engine {
                 State::Vehicles(s) => s.on_frame(c, ctx, tracks),
                 State::Aggregate(s) => s.on_frame(c, ctx, tracks, &mut scratch),
                 State::Offline(life) => offline(c, ctx, life, None),
+                State::Tamper(_) => {}
             }
         });
         self.scratch = scratch;
@@ -222,6 +238,23 @@ impl Engine {
                     offline(c, ctx, life, Some(last));
                 }
             }
+            State::Tamper(_) => {}
+        });
+    }
+
+    /// The view of one analysed frame (call it with each frame's thumbnail, before or after
+    /// [`Engine::on_frame`] at the same `t`): drives `CAMERA_TAMPERING`.
+    pub fn on_view(
+        &mut self,
+        t: Duration,
+        wall: SystemTime,
+        thumb: &Thumbnail,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        self.each_rule(t, wall, events, |c, state, ctx| {
+            if let State::Tamper(s) = state {
+                tamper(c, ctx, s, thumb);
+            }
         });
     }
 
@@ -239,6 +272,7 @@ impl Engine {
                 State::Vehicles(s) => s.lifecycles().for_each(close),
                 State::Aggregate(s) => close(s.lifecycle()),
                 State::Offline(life) => close(life),
+                State::Tamper(s) => close(&mut s.cond.life),
             }
         });
     }
@@ -310,7 +344,11 @@ fn compile(camera_id: &str, r: &Rule, a: &Analytics, labels: &[String]) -> Optio
         }
         IncidentKind::Crowd | IncidentKind::Congestion => State::Aggregate(Aggregate::default()),
         IncidentKind::CameraOffline => State::Offline(Lifecycle::default()),
-        IncidentKind::CameraTampering => return None,
+        IncidentKind::CameraTampering => State::Tamper(Box::new(Tamper {
+            detector: TamperDetector::new(common.param("sensitivity")),
+            cond: Condition::default(),
+            reason: None,
+        })),
     };
     Some(Compiled { common, state })
 }
@@ -340,6 +378,45 @@ fn offline(c: &Common, ctx: &mut Ctx, life: &mut Lifecycle, stale: Option<Durati
         }
         Step::Closed { incident, end } => ctx.emit(c, &incident, Phase::Closed, Some(end)),
         Step::Idle | Step::Held | Step::Fading => {}
+    }
+}
+
+/// CAMERA_TAMPERING: one frame's verdict through the condition's minimum duration and clearing.
+fn tamper(c: &Common, ctx: &mut Ctx, s: &mut Tamper, thumb: &Thumbnail) {
+    let verdict = s.detector.observe(ctx.t, thumb);
+    if verdict.is_some() {
+        s.reason = verdict;
+    }
+    let timing = Timing {
+        min: c.secs("min_duration_s"),
+        clear: TAMPER_CLEAR,
+        cooldown: Duration::ZERO,
+    };
+    let step = s.cond.step(ctx.t, verdict.is_some(), timing, ctx.keys);
+    let reason = s.reason.map_or("changed", TamperReason::as_str);
+    let emitted = match step {
+        Step::Opened => {
+            let scores = s.detector.last_scores();
+            if let Some(inc) = s.cond.life.incident() {
+                for (name, v) in scores {
+                    inc.peak.insert((*name).to_owned(), *v);
+                }
+                ctx.emit(c, inc, Phase::Opened, None);
+                true
+            } else {
+                false
+            }
+        }
+        Step::Closed { incident, end } => {
+            ctx.emit(c, &incident, Phase::Closed, Some(end));
+            true
+        }
+        Step::Idle | Step::Held | Step::Fading => false,
+    };
+    if emitted && let Some(ev) = ctx.events.last_mut() {
+        ev.summary = ev
+            .summary
+            .replacen("view changed", &format!("view {reason}"), 1);
     }
 }
 

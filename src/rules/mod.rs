@@ -1,5 +1,6 @@
 //! Analytics rules: the geometry of zones and lines, the incident kinds with their parameters,
-//! and the rule engine that turns tracks into incident events and line-crossing counts.
+//! the rule engine that turns tracks into incident events and line-crossing counts, and camera
+//! tampering detection from image statistics (`tamper`).
 //! Rules are pure functions of (camera config, tracks, time) plus their own state; this module
 //! never touches video, the detector, the store or protobuf types, and never reads a clock.
 
@@ -11,6 +12,7 @@ pub mod lifecycle;
 mod lines;
 mod presence;
 pub mod spec;
+pub mod tamper;
 #[cfg(test)]
 mod tests;
 mod vehicle;
