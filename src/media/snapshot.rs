@@ -387,7 +387,8 @@ mod tests {
         };
         draw(&mut rgb, w, h, &ann);
         // (x, y) -> expected colour, or None: unchanged.
-        let table: [((u32, u32), Option<[u8; 3]>); 7] = [
+        type Expected = ((u32, u32), Option<[u8; 3]>);
+        let table: [Expected; 7] = [
             ((240, 300), Some(BOX)),  // left edge of the box
             ((479, 400), Some(BOX)),  // right edge
             ((360, 350), None),       // inside the box
