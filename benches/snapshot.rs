@@ -8,9 +8,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use vigil::frame::Frame;
 use vigil::media::snapshot::{Annotation, JpegEncoder, PRODUCT_ENCODER, draw, encode_jpeg};
 use vigil::media::write_snapshots;
 use vigil::rules::geometry::Point;
@@ -66,15 +65,7 @@ fn main() {
                 t.elapsed()
             }));
         }
-        let frame = Frame {
-            seq: 0,
-            pts: Duration::ZERO,
-            arrived: SystemTime::now(),
-            width: w,
-            height: h,
-            stride: w as usize * 3,
-            data: Box::new(rgb.clone()),
-        };
+        let frame = common::rgb_frame(&rgb, w, h, 0);
         let whole = median(|| {
             let t = Instant::now();
             write_snapshots(&frame, &ann, dir.path(), "bench", QUALITY).expect("writing");

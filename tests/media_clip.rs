@@ -25,6 +25,16 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
+/// Clip settings with a generous length limit and stall wait.
+fn settings(pre_roll: f64, post_roll: f64) -> ClipSettings {
+    ClipSettings {
+        pre_roll: secs(pre_roll),
+        post_roll: secs(post_roll),
+        max_len: secs(60.0),
+        wait_limit: secs(5.0),
+    }
+}
+
 fn config() -> IngestConfig {
     IngestConfig {
         pre_roll_s: 6.0,
@@ -252,12 +262,7 @@ fn clip_of_an_h264_file_follows_the_post_roll_and_snapshot_of_its_frame() {
     let dir = tempfile::tempdir().unwrap();
     let cam = file_camera("pets", file);
     let start = secs(5.5);
-    let s = ClipSettings {
-        pre_roll: secs(2.0),
-        post_roll: secs(3.0),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let s = settings(2.0, 3.0);
     wait_for_stream_time(&cam, start);
     let path = dir.path().join("clips/pets.mp4");
     let t0 = Instant::now();
@@ -293,12 +298,7 @@ fn clips_of_a_b_frame_file_are_bounded_by_max_len_and_by_stop() {
     let dir = tempfile::tempdir().unwrap();
     let cam = file_camera("motorway", file);
     let start = secs(4.5);
-    let full = ClipSettings {
-        pre_roll: secs(1.0),
-        post_roll: secs(2.5),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let full = settings(1.0, 2.5);
     let short = ClipSettings {
         max_len: secs(1.5),
         ..full.clone()
@@ -361,12 +361,7 @@ fn clip_of_an_rtsp_camera_encoded_live() {
         Sink::Slot,
     );
     let start = secs(4.0);
-    let s = ClipSettings {
-        pre_roll: secs(1.0),
-        post_roll: secs(2.0),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let s = settings(1.0, 2.0);
     wait_for_stream_time(&cam, start);
     let path = dir.path().join("clips/vtest.mp4");
     let r = spawn_clip(&cam, start, s.clone(), path.clone(), Arc::default())

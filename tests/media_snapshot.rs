@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use vigil::error::ErrorKind;
 use vigil::frame::Frame;
@@ -18,23 +17,7 @@ fn still_frame() -> Option<Frame> {
     let path = common::shared("media/still_cctv_busstop_qeng.jpg")?;
     let img = image::open(path).unwrap().to_rgb8();
     let (w, h) = img.dimensions();
-    let stride = w as usize * 3 + 16;
-    let mut data = vec![0u8; stride * h as usize];
-    for (dst, src) in data
-        .chunks_mut(stride)
-        .zip(img.as_raw().chunks(w as usize * 3))
-    {
-        dst[..src.len()].copy_from_slice(src);
-    }
-    Some(Frame {
-        seq: 7,
-        pts: Duration::from_secs(12),
-        arrived: SystemTime::now(),
-        width: w,
-        height: h,
-        stride,
-        data: Box::new(data),
-    })
+    Some(common::rgb_frame(img.as_raw(), w, h, 16))
 }
 
 fn decode(path: &Path) -> image::RgbImage {
@@ -133,15 +116,7 @@ fn annotated_and_plain_snapshots_of_a_real_frame() {
 
 #[test]
 fn ids_that_leave_the_data_dir_are_refused() {
-    let frame = Frame {
-        seq: 0,
-        pts: Duration::ZERO,
-        arrived: SystemTime::now(),
-        width: 64,
-        height: 48,
-        stride: 64 * 3,
-        data: Box::new(vec![90u8; 64 * 48 * 3]),
-    };
+    let frame = common::rgb_frame(&[90u8; 64 * 48 * 3], 64, 48, 0);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     for bad in [

@@ -63,3 +63,23 @@ pub fn skip<T>(why: &str) -> Option<T> {
     eprintln!("\n*** SKIPPED: {why} ***\n");
     None
 }
+
+/// A frame of packed RGB24 pixels (`width * 3` bytes per row) with `pad` bytes added to each row,
+/// as GStreamer hands frames over.
+pub fn rgb_frame(rgb: &[u8], width: u32, height: u32, pad: usize) -> vigil::frame::Frame {
+    let row = width as usize * 3;
+    let stride = row + pad;
+    let mut data = vec![0u8; stride * height as usize];
+    for (dst, src) in data.chunks_mut(stride).zip(rgb.chunks(row)) {
+        dst[..src.len()].copy_from_slice(src);
+    }
+    vigil::frame::Frame {
+        seq: 0,
+        pts: std::time::Duration::ZERO,
+        arrived: std::time::SystemTime::now(),
+        width,
+        height,
+        stride,
+        data: Box::new(data),
+    }
+}
