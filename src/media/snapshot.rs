@@ -41,10 +41,10 @@ pub enum JpegEncoder {
     GStreamer,
 }
 
-/// The encoder snapshots use: `jpegenc`, measured 20-40x faster than the `image` crate's encoder
-/// on a real CCTV still at 1920x1080 (about 20 ms against 420-590 ms) and 960x540 (about 4 ms
-/// against 110-150 ms), with files 15 % smaller at the same quality (`cargo bench --bench snapshot --profile
-/// dev`, dependencies optimised, on a busy 2-core machine; table in README).
+/// The encoder snapshots use: `jpegenc`, measured 15-40x faster than the `image` crate's encoder
+/// on a real CCTV still at 1920x1080 (13-20 ms against 320-590 ms) and 960x540 (about 4 ms
+/// against 75-150 ms), with files 8-15 % smaller at the same quality (`cargo bench --bench
+/// snapshot --profile dev`, dependencies optimised, on a busy 2-core machine; table in README).
 pub const PRODUCT_ENCODER: JpegEncoder = JpegEncoder::GStreamer;
 
 /// Box, zone and line colours (RGB).
