@@ -382,25 +382,13 @@ fn clip_of_an_rtsp_camera_encoded_live() {
 /// 8 s of GStreamer's test pattern as H.265 (x265's ultrafast preset: B-frames) in an MP4, with a
 /// key frame every second.
 fn h265_file(dir: &Path) -> PathBuf {
-    vigil::ingest::init().unwrap();
     let out = dir.join("h265.mp4");
     let line = format!(
         "videotestsrc num-buffers=80 pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 ! \
          x265enc speed-preset=ultrafast key-int-max=10 ! h265parse ! mp4mux ! filesink location={}",
         out.display()
     );
-    let p = gst::parse::launch(&line).unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("encoding timed out");
-    p.set_state(gst::State::Null).unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    common::run_pipeline(&line);
     out
 }
 

@@ -83,3 +83,26 @@ pub fn rgb_frame(rgb: &[u8], width: u32, height: u32, pad: usize) -> vigil::fram
         data: Box::new(data),
     }
 }
+
+/// Runs a `gst-launch`-style pipeline (e.g. one that encodes a test file) to its end; panics on
+/// an error or after two minutes.
+pub fn run_pipeline(line: &str) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    vigil::ingest::init().unwrap();
+    let p = gst::parse::launch(line).unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let msg = p
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap_or_else(|| panic!("timed out: {line}"));
+    p.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(msg.view(), gst::MessageView::Eos(_)),
+        "{line}: {msg:?}"
+    );
+}
