@@ -8,8 +8,6 @@ mod ingest_util;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gstreamer as gst;
-use gstreamer::prelude::*;
 use ingest_util::{Sink, fast_config, rate, start_source};
 use vigil::ingest::{CameraState, Source};
 
@@ -17,25 +15,13 @@ use vigil::ingest::{CameraState, Source};
 fn h264_clip(dir: &Path) -> Option<PathBuf> {
     let src = common::vtest_avi()?;
     let out = dir.join("h264.mp4");
-    vigil::ingest::init().unwrap();
     let line = format!(
         "filesrc location={} ! avidemux ! decodebin ! identity eos-after=80 ! videoconvert ! \
          x264enc speed-preset=ultrafast key-int-max=20 ! h264parse ! mp4mux ! filesink location={}",
         src.display(),
         out.display()
     );
-    let p = gst::parse::launch(&line).unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(120),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("re-encode timed out");
-    p.set_state(gst::State::Null).unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    common::run_pipeline(&line);
     Some(out)
 }
 

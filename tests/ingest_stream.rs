@@ -10,8 +10,6 @@ mod ingest_util;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gstreamer as gst;
-use gstreamer::prelude::*;
 use ingest_util::{Sink, fast_config, rate, start, start_source};
 use vigil::camera::Transport;
 use vigil::ingest::{CameraState, Source, TestCam, TestCamOptions};
@@ -124,24 +122,13 @@ fn vtest_avi_transcoded() {
 fn h265_clip(dir: &Path) -> Option<PathBuf> {
     let src = common::vtest_avi()?;
     let out = dir.join("h265.mp4");
-    vigil::ingest::init().unwrap();
     let line = format!(
         "filesrc location={} ! avidemux ! decodebin ! identity eos-after=60 ! videoconvert ! \
          x265enc speed-preset=ultrafast key-int-max=20 ! h265parse ! mp4mux ! filesink location={}",
         src.display(),
         out.display()
     );
-    let p = gst::parse::launch(&line).unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let bus = p.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(120),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("x265 re-encode timed out");
-    p.set_state(gst::State::Null).unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    common::run_pipeline(&line);
     Some(out)
 }
 

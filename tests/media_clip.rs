@@ -3,8 +3,8 @@
 //! post-roll is still arriving, and the file is checked from outside: H.264, `moov` before `mdat`
 //! (faststart), the duration asked for within one GOP, a key frame first, every unit decodes, and
 //! no `.part` left. Cases: an H.264 file without B-frames, one with B-frames (also cut short by
-//! `max_len` and by `stop`), and Debian's vtest.avi served by the test camera over RTSP (encoded
-//! live, so a fresh clone runs that case).
+//! `max_len` and by `stop`), Debian's vtest.avi served by the test camera over RTSP (encoded
+//! live, so a fresh clone runs that case), and H.265 with B-frames (encoded here by x265).
 
 mod common;
 mod ingest_util;
@@ -23,6 +23,16 @@ use vigil::media::{Annotation, ClipResult, ClipSettings, write_clip, write_snaps
 
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
+}
+
+/// Clip settings with a generous length limit and stall wait.
+fn settings(pre_roll: f64, post_roll: f64) -> ClipSettings {
+    ClipSettings {
+        pre_roll: secs(pre_roll),
+        post_roll: secs(post_roll),
+        max_len: secs(60.0),
+        wait_limit: secs(5.0),
+    }
 }
 
 fn config() -> IngestConfig {
@@ -187,6 +197,7 @@ fn inspect(path: &Path) -> Inspected {
 /// Expectations for one clip: asked at `start` with `s`, from footage with key frames every `gop`.
 fn check(
     name: &str,
+    codec: &str,
     path: &Path,
     r: &ClipResult,
     start: Duration,
@@ -200,25 +211,29 @@ fn check(
         from - r.first_pts <= gop + frame,
         "{name}: {r:?} starts more than a GOP before {from:?}"
     );
+    // The clip ends at the first unit presented at or after the end, in decode order: with
+    // B-frames the pictures presented just before it come after it and stay out (the reorder
+    // depth: x265's ultrafast preset at 10 fps reorders by up to 0.4 s).
     let end = (start + s.post_roll).min(r.first_pts + s.max_len);
+    let reorder = Duration::from_millis(450);
     assert!(
-        r.end_pts + frame >= end && r.end_pts <= end + frame,
+        r.end_pts + reorder >= end && r.end_pts <= end + frame,
         "{name}: {r:?} should end at {end:?}"
     );
-    check_file(name, path, r, 0);
+    check_file(name, codec, path, r, 0);
 }
 
 /// What holds for every clip file, however it ended. A clip ended early (`stop`, a stall) may
 /// end inside a B-frame reorder window: its last `undisplayed` units (at most) are decoded but
 /// presented after the file's end, so the decoder drops them.
-fn check_file(name: &str, path: &Path, r: &ClipResult, undisplayed: usize) {
+fn check_file(name: &str, codec: &str, path: &Path, r: &ClipResult, undisplayed: usize) {
     let frame = Duration::from_millis(120);
     assert_eq!(r.bytes, std::fs::metadata(path).unwrap().len());
     let i = inspect(path);
-    assert!(i.discovered.contains("H.264"), "{name}: {}", i.discovered);
-    assert_eq!(
-        i.boxes.iter().position(|b| b == "moov") < i.boxes.iter().position(|b| b == "mdat"),
-        true,
+    assert!(i.discovered.contains(codec), "{name}: {}", i.discovered);
+    let at = |kind: &str| i.boxes.iter().position(|b| b == kind);
+    assert!(
+        matches!((at("moov"), at("mdat")), (Some(m), Some(d)) if m < d),
         "{name}: faststart puts moov before mdat: {:?}",
         i.boxes
     );
@@ -252,12 +267,7 @@ fn clip_of_an_h264_file_follows_the_post_roll_and_snapshot_of_its_frame() {
     let dir = tempfile::tempdir().unwrap();
     let cam = file_camera("pets", file);
     let start = secs(5.5);
-    let s = ClipSettings {
-        pre_roll: secs(2.0),
-        post_roll: secs(3.0),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let s = settings(2.0, 3.0);
     wait_for_stream_time(&cam, start);
     let path = dir.path().join("clips/pets.mp4");
     let t0 = Instant::now();
@@ -280,7 +290,7 @@ fn clip_of_an_h264_file_follows_the_post_roll_and_snapshot_of_its_frame() {
         waited >= secs(2.0),
         "the writer followed the post-roll as it arrived ({waited:?})"
     );
-    check("pets", &path, &r, start, &s, secs(3.0));
+    check("pets", "H.264", &path, &r, start, &s, secs(3.0));
     // Key frames every 3 s: the clip starts at 3.0 s and ends at 8.5 s (5.5 s, 55 frames).
     assert_eq!(r.frames, 55, "{r:?}");
 }
@@ -293,12 +303,7 @@ fn clips_of_a_b_frame_file_are_bounded_by_max_len_and_by_stop() {
     let dir = tempfile::tempdir().unwrap();
     let cam = file_camera("motorway", file);
     let start = secs(4.5);
-    let full = ClipSettings {
-        pre_roll: secs(1.0),
-        post_roll: secs(2.5),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let full = settings(1.0, 2.5);
     let short = ClipSettings {
         max_len: secs(1.5),
         ..full.clone()
@@ -331,10 +336,10 @@ fn clips_of_a_b_frame_file_are_bounded_by_max_len_and_by_stop() {
         if *name == "stopped" {
             // Ends where the stream was when stop came: after 4.5 s, well before 4.5 + 30 s.
             assert!(r.end_pts > start && r.end_pts < start + secs(4.0), "{r:?}");
-            check_file(name, path, r, 2);
+            check_file(name, "H.264", path, r, 2);
             continue;
         }
-        check(name, path, r, start, s, secs(3.0));
+        check(name, "H.264", path, r, start, s, secs(3.0));
     }
     // The short clip is max_len long (from the key frame at 3.07 s), within a frame.
     let short = &results[1].3;
@@ -361,12 +366,7 @@ fn clip_of_an_rtsp_camera_encoded_live() {
         Sink::Slot,
     );
     let start = secs(4.0);
-    let s = ClipSettings {
-        pre_roll: secs(1.0),
-        post_roll: secs(2.0),
-        max_len: secs(60.0),
-        wait_limit: secs(5.0),
-    };
+    let s = settings(1.0, 2.0);
     wait_for_stream_time(&cam, start);
     let path = dir.path().join("clips/vtest.mp4");
     let r = spawn_clip(&cam, start, s.clone(), path.clone(), Arc::default())
@@ -376,5 +376,34 @@ fn clip_of_an_rtsp_camera_encoded_live() {
     cam.stop();
     server.stop();
     // The test camera's encoder puts a key frame about every 2 s.
-    check("vtest", &path, &r, start, &s, secs(2.2));
+    check("vtest", "H.264", &path, &r, start, &s, secs(2.2));
+}
+
+/// 8 s of GStreamer's test pattern as H.265 (x265's ultrafast preset: B-frames) in an MP4, with a
+/// key frame every second.
+fn h265_file(dir: &Path) -> PathBuf {
+    let out = dir.join("h265.mp4");
+    let line = format!(
+        "videotestsrc num-buffers=80 pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 ! \
+         x265enc speed-preset=ultrafast key-int-max=10 ! h265parse ! mp4mux ! filesink location={}",
+        out.display()
+    );
+    common::run_pipeline(&line);
+    out
+}
+
+#[test]
+fn clip_of_an_h265_file_with_b_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let cam = file_camera("h265", h265_file(dir.path()));
+    let start = secs(4.0);
+    let s = settings(1.0, 2.0);
+    wait_for_stream_time(&cam, start);
+    let path = dir.path().join("clips/h265.mp4");
+    let r = spawn_clip(&cam, start, s.clone(), path.clone(), Arc::default())
+        .join()
+        .unwrap()
+        .unwrap();
+    cam.stop();
+    check("h265", "H.265", &path, &r, start, &s, secs(1.0));
 }

@@ -61,7 +61,7 @@ pub struct ClipResult {
 #[derive(Debug)]
 pub struct Cut {
     /// Start from the last key frame at or before this.
-    pub from: Duration,
+    from: Duration,
     /// End at the first unit (decode order) presented at or after this.
     end: Duration,
     max_len: Duration,
@@ -189,14 +189,16 @@ pub fn write_clip(
         std::fs::create_dir_all(dir)
             .ctx(ErrorKind::Internal, format!("creating {}", dir.display()))?;
     }
-    // A crash may have left one behind.
+    // A crash may have left them behind.
+    let temp = faststart_temp(path);
     let _ = std::fs::remove_file(&part);
+    let _ = std::fs::remove_file(&temp);
     let result = cut_into(ring, start, s, path, &part, stop);
     let result = result.and_then(|cut| {
-        commit_partial(&part, path)?;
         let (first_pts, end_pts) = cut
             .span()
             .ok_or_else(|| err!(Internal, "clip {}: no span", path.display()))?;
+        commit_partial(&part, path)?;
         let bytes = std::fs::metadata(path)
             .ctx(ErrorKind::Internal, format!("reading {}", path.display()))?
             .len();
@@ -210,7 +212,17 @@ pub fn write_clip(
     if result.is_err() {
         let _ = std::fs::remove_file(&part);
     }
+    // The muxer removes it when it finishes; not when it failed.
+    let _ = std::fs::remove_file(&temp);
     result
+}
+
+/// Where `mp4mux` keeps the media data while it writes the index first (faststart): beside the
+/// clip, under a temporary name, rather than in the system's temporary folder.
+fn faststart_temp(path: &Path) -> std::path::PathBuf {
+    let mut s = partial_path(path).into_os_string();
+    s.push(".mdat");
+    s.into()
 }
 
 /// Follows the ring and writes `part`; the muxer is finished (EOS) on success.
@@ -319,6 +331,10 @@ impl Muxer {
         })?;
         let mux = make("mp4mux")?;
         mux.set_property("faststart", true);
+        mux.set_property(
+            "faststart-file",
+            faststart_temp(path).to_string_lossy().to_string(),
+        );
         let sink = make("filesink")?;
         sink.set_property("location", part.to_string_lossy().to_string());
         sink.set_property("sync", false);

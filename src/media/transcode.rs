@@ -10,7 +10,7 @@ use gstreamer::prelude::*;
 
 use crate::err;
 use crate::error::{ErrorKind, Result, ResultExt};
-use crate::media::paths::partial_path;
+use crate::media::paths::{commit_partial, partial_path};
 
 /// Key-frame interval of the output, in frames (2 s at 10 fps: clips start close to their
 /// requested time).
@@ -50,10 +50,9 @@ pub fn to_h264_mp4(src: &Path, dst: &Path) -> Result<()> {
     let result = run_to_eos(&pipeline, src);
     let _ = pipeline.set_state(gst::State::Null);
     match result {
-        Ok(()) => std::fs::rename(&part, dst).ctx(
-            ErrorKind::Internal,
-            format!("renaming {} to {}", part.display(), dst.display()),
-        ),
+        Ok(()) => commit_partial(&part, dst).inspect_err(|_| {
+            let _ = std::fs::remove_file(&part);
+        }),
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             Err(e)

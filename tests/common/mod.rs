@@ -63,3 +63,46 @@ pub fn skip<T>(why: &str) -> Option<T> {
     eprintln!("\n*** SKIPPED: {why} ***\n");
     None
 }
+
+/// A frame of packed RGB24 pixels (`width * 3` bytes per row) with `pad` bytes added to each row,
+/// as GStreamer hands frames over.
+pub fn rgb_frame(rgb: &[u8], width: u32, height: u32, pad: usize) -> vigil::frame::Frame {
+    let row = width as usize * 3;
+    let stride = row + pad;
+    let mut data = vec![0u8; stride * height as usize];
+    for (dst, src) in data.chunks_mut(stride).zip(rgb.chunks(row)) {
+        dst[..src.len()].copy_from_slice(src);
+    }
+    vigil::frame::Frame {
+        seq: 0,
+        pts: std::time::Duration::ZERO,
+        arrived: std::time::SystemTime::now(),
+        width,
+        height,
+        stride,
+        data: Box::new(data),
+    }
+}
+
+/// Runs a `gst-launch`-style pipeline (e.g. one that encodes a test file) to its end; panics on
+/// an error or after two minutes.
+pub fn run_pipeline(line: &str) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    vigil::ingest::init().unwrap();
+    let p = gst::parse::launch(line).unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let msg = p
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(120),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap_or_else(|| panic!("timed out: {line}"));
+    p.set_state(gst::State::Null).unwrap();
+    assert!(
+        matches!(msg.view(), gst::MessageView::Eos(_)),
+        "{line}: {msg:?}"
+    );
+}
