@@ -50,15 +50,8 @@ fn main() {
         native.height
     );
 
-    let models: [(&str, Option<PathBuf>); 2] = [
-        ("yolox_nano", common::shared("models/yolox_nano.onnx")),
-        ("yolov12n", {
-            let p = common::default_model_dir().join("yolov12n.onnx");
-            p.is_file().then_some(p)
-        }),
-    ];
     let mut detections: Option<Vec<(Duration, Vec<Detection>)>> = None;
-    for (name, onnx) in models {
+    for (name, onnx) in common::bundled_models() {
         let Some(onnx) = onnx else {
             println!("{name}: weights missing, skipped");
             continue;

@@ -53,6 +53,10 @@ pub struct Args {
     pub peer: bool,
     pub peer_live: bool,
     pub quick: bool,
+    /// Internal: run only the memory trial at this many cameras, print it as JSON (see
+    /// `live::memory_child`), with the clip's frame rate measured by the parent.
+    pub memory_child: Option<usize>,
+    pub clip_fps: Option<f64>,
 }
 
 impl Args {
@@ -71,6 +75,8 @@ impl Args {
             peer: true,
             peer_live: false,
             quick: false,
+            memory_child: None,
+            clip_fps: None,
         };
         let mut it = std::env::args().skip(1);
         let mut durations_set = (false, false);
@@ -96,6 +102,10 @@ impl Args {
                 "--no-peer" => a.peer = false,
                 "--peer-live" => a.peer_live = true,
                 "--quick" => a.quick = true,
+                "--memory-child" => {
+                    a.memory_child = Some(num(&value("--memory-child")?, "--memory-child")?)
+                }
+                "--clip-fps" => a.clip_fps = Some(num(&value("--clip-fps")?, "--clip-fps")?),
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -218,6 +228,19 @@ fn main() {
             eprintln!("pipeline bench: {e}");
             std::process::exit(2);
         }
+    }
+    if let (Some(n), Some(fps)) = (args.memory_child, args.clip_fps) {
+        let done = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))
+            .and_then(|rt| rt.block_on(live::memory_run(&args, n, fps)));
+        if let Err(e) = done {
+            eprintln!("pipeline bench, memory run: {e}");
+            std::process::exit(1);
+        }
+        return;
     }
     let mut report = Report {
         date_utc: date_utc(),

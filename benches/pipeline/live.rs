@@ -19,9 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::camera_service_client::CameraServiceClient;
@@ -31,15 +29,16 @@ use vigil::ingest::{CameraState, CameraStatus};
 use vigil::server::{self, Running};
 
 use super::Args;
-use super::offline::{Decode, Inference, detector_config, percentile};
+use super::offline::{Decode, Inference, detector_config, launch, percentile, play_to_end, quoted};
 use super::sys::{self, CpuMeter, CpuUse};
 
 /// Analysis frames a second of every live camera.
 const ANALYSIS_FPS: f64 = 5.0;
-/// Search trials before the capacity is taken as found.
+/// Search trials before the capacity is taken as found, and while no load was sustained yet.
 const MAX_TRIALS: usize = 3;
+const MAX_TRIALS_NONE_SUSTAINED: usize = 6;
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Trial {
     pub cameras: usize,
     pub window_s: f64,
@@ -51,8 +50,10 @@ pub struct Trial {
     pub min_input_fps: f64,
     pub min_analysis_fps: f64,
     pub sustained: bool,
-    /// Process RSS with the detector loaded and no camera, and at the end of the window.
+    /// Process RSS with the detector loaded and no camera, with one camera warmed up, and at
+    /// the end of the window; per camera = (end - one camera) / (cameras - 1).
     pub rss_idle_mb: f64,
+    pub rss_one_mb: f64,
     pub rss_mb: f64,
     pub rss_per_camera_mb: f64,
     /// (seconds into the window, RSS MB) every few seconds.
@@ -60,11 +61,63 @@ pub struct Trial {
     /// Least-squares slope of the samples.
     pub rss_slope_mb_per_min: f64,
     pub cpu: CpuUse,
+    /// The scheduler's histograms over the trial (warm-up included), all cameras together:
+    /// detection of one frame (letterbox, inference, decoding) and a frame's wait for a worker.
+    pub detect: Histo,
+    pub queue_wait: Histo,
     pub incidents_opened: u64,
     /// Capture-to-incident latency (frame arrival to the OPENED event at the subscriber).
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub latency_note: String,
+}
+
+/// A Prometheus histogram summed over cameras.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Histo {
+    pub count: u64,
+    pub mean_ms: f64,
+    /// Upper bound of the bucket holding the 99th percentile (infinite past the last bucket).
+    pub p99_le_ms: f64,
+}
+
+impl Histo {
+    /// `name` (without the `vigil_` prefix) from the service's registry.
+    fn gather(metrics: &vigil::metrics::Metrics, name: &str) -> Histo {
+        let mut count = 0;
+        let mut sum = 0.0;
+        let mut buckets: Vec<(f64, u64)> = Vec::new();
+        for fam in metrics.registry().gather() {
+            if !fam.name().ends_with(name) {
+                continue;
+            }
+            for m in fam.get_metric() {
+                let h = m.get_histogram();
+                count += h.get_sample_count();
+                sum += h.get_sample_sum();
+                for (i, b) in h.get_bucket().iter().enumerate() {
+                    if buckets.len() <= i {
+                        buckets.push((b.upper_bound(), 0));
+                    }
+                    buckets[i].1 += b.cumulative_count();
+                }
+            }
+        }
+        let want = (count as f64 * 0.99).ceil() as u64;
+        let p99 = buckets
+            .iter()
+            .find(|b| b.1 >= want)
+            .map_or(f64::INFINITY, |b| b.0 * 1e3);
+        Histo {
+            count,
+            mean_ms: if count == 0 {
+                0.0
+            } else {
+                sum * 1e3 / count as f64
+            },
+            p99_le_ms: p99,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -112,11 +165,12 @@ impl Live {
         }
         if let Some(t) = &self.memory {
             println!(
-                "| memory at capacity, {} cameras, {:.0} s | {:.1} MB RSS ({:.1} MB idle), {:.1} MB per camera incl. pre-roll; drift {:+.2} MB/min; {} | {:.2} cores |",
+                "| memory at capacity, {} cameras, {:.0} s | {:.1} MB RSS (idle {:.1} MB, one camera {:.1} MB), {:.1} MB per further camera incl. pre-roll; drift {:+.2} MB/min; {} | {:.2} cores |",
                 t.cameras,
                 t.window_s,
                 t.rss_mb,
                 t.rss_idle_mb,
+                t.rss_one_mb,
                 t.rss_per_camera_mb,
                 t.rss_slope_mb_per_min,
                 t.summary(),
@@ -133,7 +187,7 @@ impl Trial {
             _ => format!("latency n/a ({})", self.latency_note),
         };
         format!(
-            "{}: {} in, {} analysed, {} dropped; slowest camera {:.2} fps in, {:.2} analysed; {} incidents; {lat}; {:.1} MB/camera",
+            "{}: {} in, {} analysed, {} dropped; slowest camera {:.2} fps in, {:.2} analysed; detection {:.1} ms, wait for a worker {:.1} ms (p99 <= {:.0} ms); {} incidents; {lat}; {:.1} MB/camera",
             if self.sustained {
                 "SUSTAINED"
             } else {
@@ -144,6 +198,9 @@ impl Trial {
             self.frames_dropped,
             self.min_input_fps,
             self.min_analysis_fps,
+            self.detect.mean_ms,
+            self.queue_wait.mean_ms,
+            self.queue_wait.p99_le_ms,
             self.incidents_opened,
             self.rss_per_camera_mb
         )
@@ -158,39 +215,21 @@ const LOOPS: usize = 8;
 /// 11 s a loop would cost 10 % of the frames and hide what the service itself does; at 90 s a
 /// loop it costs about 1 %.
 fn long_clip(clip: &std::path::Path, dir: &std::path::Path) -> Result<PathBuf, String> {
+    vigil::ingest::init().map_err(|e| e.to_string())?;
     let out = dir.join("long.mp4");
-    let quote = |p: &std::path::Path| p.display().to_string().replace('"', "\\\"");
     let mut line = format!(
         "concat name=c ! h264parse ! mp4mux ! filesink location=\"{}\"",
-        quote(&out)
+        quoted(&out)
     );
     for _ in 0..LOOPS {
         line += &format!(
             " filesrc location=\"{}\" ! qtdemux ! h264parse ! c.",
-            quote(clip)
+            quoted(clip)
         );
     }
-    let pipeline = gst::parse::launch(&line)
-        .map_err(|e| format!("concatenating the clip: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "concatenating the clip: not a pipeline".to_string())?;
-    let bus = pipeline.bus().ok_or("concatenating the clip: no bus")?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| format!("concatenating the clip: {e}"))?;
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(120),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    let _ = pipeline.set_state(gst::State::Null);
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => Ok(out),
-        Some(gst::MessageView::Error(e)) => Err(format!(
-            "concatenating the clip (H.264 MP4 only): {}",
-            e.error()
-        )),
-        _ => Err("concatenating the clip: no end within 120 s".into()),
-    }
+    let what = "concatenating the clip (H.264 MP4 only)";
+    play_to_end(&launch(&line, what)?, what, 120)?;
+    Ok(out)
 }
 
 /// The test camera in a child process; killed (by its pid) on drop.
@@ -230,9 +269,13 @@ impl Drop for CamProcess {
 }
 
 async fn serve(args: &Args, dir: &std::path::Path) -> Result<Running, String> {
-    let mut config = Config::default();
-    config.detect = detector_config(args);
-    config.detect.workers = args.workers;
+    let config = Config {
+        detect: vigil::detect::DetectorConfig {
+            workers: args.workers,
+            ..detector_config(args)
+        },
+        ..Config::default()
+    };
     let settings = config
         .resolve(Overrides {
             grpc_addr: Some("127.0.0.1:0".into()),
@@ -390,36 +433,45 @@ async fn measure(
         .map_err(|e| e.to_string())?;
     let mut client = CameraServiceClient::new(ch);
     let class = rule_class(args);
-    for i in 0..n {
-        client
-            .create_camera(pb::CreateCameraRequest {
-                camera_id: format!("cam-{i:03}"),
-                camera: Some(camera(&cam.url, class)),
-            })
-            .await
-            .map_err(|e| format!("registering camera {i}: {e}"))?;
-    }
-    // Every camera streaming and analysed once, then the warm-up (longer than the pre-roll).
-    let t0 = Instant::now();
-    loop {
-        let all = running.status.all();
-        let up = all
-            .iter()
-            .filter(|s| s.state == CameraState::Streaming && s.frames_analysed > 0)
-            .count();
-        if up == n {
-            break;
+    let warmup = Duration::from_secs_f64(if args.quick { 3.0 } else { 12.0 });
+    // One camera first, warmed up (detector arenas allocated, its pre-roll ring full): memory
+    // per camera is what the others add to that.
+    let mut rss_one = rss_idle;
+    for (from, to) in [(0, 1), (1, n)] {
+        for i in from..to {
+            client
+                .create_camera(pb::CreateCameraRequest {
+                    camera_id: format!("cam-{i:03}"),
+                    camera: Some(camera(&cam.url, class)),
+                })
+                .await
+                .map_err(|e| format!("registering camera {i}: {e}"))?;
         }
-        if t0.elapsed() > Duration::from_secs(60 + 2 * n as u64) {
-            return Err(format!(
-                "{up} of {n} cameras streaming after {:?}",
-                t0.elapsed()
-            ));
+        // Every camera streaming and analysed once, then the warm-up (longer than the pre-roll).
+        let t0 = Instant::now();
+        loop {
+            let up = running
+                .status
+                .all()
+                .iter()
+                .filter(|s| s.state == CameraState::Streaming && s.frames_analysed > 0)
+                .count();
+            if up == to {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(60 + 2 * to as u64) {
+                return Err(format!(
+                    "{up} of {to} cameras streaming after {:?}",
+                    t0.elapsed()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(warmup).await;
+        if to == 1 {
+            rss_one = sys::rss_bytes("self");
+        }
     }
-    let warmup = if args.quick { 3.0 } else { 12.0 };
-    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
 
     let before = running.status.all();
     if let Ok(mut s) = incidents.lock() {
@@ -458,6 +510,8 @@ async fn measure(
     follower.abort();
     let rss = sys::rss_bytes("self");
 
+    let detect = Histo::gather(&running.metrics, "detect_inference_seconds");
+    let queue_wait = Histo::gather(&running.metrics, "detect_queue_wait_seconds");
     let (i0, a0, d0) = totals(&before);
     let (i1, a1, d1) = totals(&after);
     let (mut min_in, mut min_an) = (f64::INFINITY, f64::INFINITY);
@@ -491,10 +545,17 @@ async fn measure(
         sustained,
         rss_idle_mb: mb(rss_idle),
         rss_mb: mb(rss),
-        rss_per_camera_mb: mb(rss.saturating_sub(rss_idle)) / n.max(1) as f64,
+        rss_one_mb: mb(rss_one),
+        rss_per_camera_mb: if n > 1 {
+            mb(rss.saturating_sub(rss_one)) / (n - 1) as f64
+        } else {
+            mb(rss.saturating_sub(rss_idle))
+        },
         rss_slope_mb_per_min: 60.0 * slope(&samples),
         rss_samples: samples,
         cpu,
+        detect,
+        queue_wait,
         incidents_opened: opened,
         latency_p50_ms: (!lat.is_empty()).then(|| percentile(&lat, 50.0)),
         latency_p99_ms: (!lat.is_empty()).then(|| percentile(&lat, 99.0)),
@@ -542,7 +603,7 @@ pub async fn run(args: &Args, decode: &Decode, inference: &Inference) -> Result<
         .unwrap_or_else(|| ((0.9 * live.computed_limit).ceil() as usize).max(1));
     let mut best: Option<usize> = None;
     let mut worst: Option<usize> = None;
-    for _ in 0..MAX_TRIALS {
+    for tried in 1.. {
         let t = trial(args, &cam, clip_fps, n, window).await?;
         let ok = t.sustained;
         live.trials.push(t);
@@ -551,11 +612,14 @@ pub async fn run(args: &Args, decode: &Decode, inference: &Inference) -> Result<
         } else {
             worst = Some(worst.map_or(n, |w| w.min(n)));
         }
+        // Bisect once bracketed; without a sustained load yet, keep stepping down by a fifth.
         let next = match (best, worst) {
+            _ if tried >= MAX_TRIALS_NONE_SUSTAINED => break,
+            (Some(_), _) if tried >= MAX_TRIALS => break,
             (Some(b), Some(w)) if w <= b + 1 => break,
             (Some(b), Some(w)) => (b + w) / 2,
             (Some(b), None) => b + 1,
-            (None, Some(w)) if w > 1 => (w - 1).min((w as f64 * 0.9).floor().max(1.0) as usize),
+            (None, Some(w)) if w > 1 => (w - 1).min((w as f64 * 0.8).floor().max(1.0) as usize),
             _ => break,
         };
         n = next;
@@ -566,8 +630,53 @@ pub async fn run(args: &Args, decode: &Decode, inference: &Inference) -> Result<
     };
     println!("capacity {cap}; twice that:");
     live.overload = Some(trial(args, &cam, clip_fps, 2 * cap, window).await?);
-    let memory_window = Duration::from_secs_f64(args.memory_secs);
-    println!("memory run at {cap} cameras for {memory_window:?}:");
-    live.memory = Some(trial(args, &cam, clip_fps, cap, memory_window).await?);
+    drop(cam);
+    println!(
+        "memory run at {cap} cameras for {:.0} s, in a fresh process:",
+        args.memory_secs
+    );
+    live.memory = Some(memory_child(cap, clip_fps)?);
     Ok(live)
+}
+
+/// Runs this benchmark again as `--memory-child N`: a process whose heap the earlier trials
+/// have not grown, so that its memory is the service's at N cameras.
+fn memory_child(n: usize, clip_fps: f64) -> Result<Trial, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .args([
+            "--memory-child",
+            &n.to_string(),
+            "--clip-fps",
+            &clip_fps.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("memory run: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!(
+        "{}",
+        text.lines()
+            .filter(|l| !l.starts_with('{'))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| format!("memory run printed no result ({})", out.status))?;
+    serde_json::from_str(line).map_err(|e| format!("memory run result: {e}"))
+}
+
+/// The child's side: one trial of `memory_secs` at `n` cameras, its result as one JSON line.
+pub async fn memory_run(args: &Args, n: usize, clip_fps: f64) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let served = long_clip(&args.clip, dir.path())?;
+    let cam = CamProcess::start(&served)?;
+    let window = Duration::from_secs_f64(args.memory_secs);
+    let t = trial(args, &cam, clip_fps, n, window).await?;
+    println!("{}", serde_json::to_string(&t).map_err(|e| e.to_string())?);
+    Ok(())
 }

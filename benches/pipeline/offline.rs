@@ -56,37 +56,27 @@ impl Decode {
 /// One pass: `filesrc ! decodebin ! video/x-raw ! fakesink sync=false`, the decoder with the
 /// settings the service's `uridecodebin` gives it. Returns (frames, fps, width, height).
 fn decode_pass(clip: &Path) -> Result<(u64, f64, i32, i32), String> {
-    let location = clip.display().to_string().replace('"', "\\\"");
     let line = format!(
-        "filesrc location=\"{location}\" ! decodebin ! video/x-raw ! fakesink name=sink sync=false"
+        "filesrc location=\"{}\" ! decodebin ! video/x-raw ! fakesink name=sink sync=false",
+        quoted(clip)
     );
-    let pipeline = gst::parse::launch(&line)
-        .map_err(|e| format!("decode pipeline: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "decode pipeline: not a pipeline".to_string())?;
+    let pipeline = launch(&line, "decode pipeline")?;
     let sink = pipeline.by_name("sink").ok_or("decode pipeline: no sink")?;
     let pad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
     let frames = Arc::new(AtomicU64::new(0));
-    let counter = frames.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        counter.fetch_add(1, Ordering::Relaxed);
+    // The caps are read while streaming: a pad forgets them when the pipeline goes to NULL.
+    let caps: Arc<std::sync::Mutex<Option<gst::Caps>>> = Arc::default();
+    let (counter, seen) = (frames.clone(), caps.clone());
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+        if counter.fetch_add(1, Ordering::Relaxed) == 0
+            && let Ok(mut c) = seen.lock()
+        {
+            *c = pad.current_caps();
+        }
         gst::PadProbeReturn::Ok
     });
-    let bus = pipeline.bus().ok_or("decode pipeline: no bus")?;
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| format!("decode pipeline: {e}"))?;
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(300),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    let caps = pad.current_caps();
-    let _ = pipeline.set_state(gst::State::Null);
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => {}
-        Some(gst::MessageView::Error(e)) => return Err(format!("decoding: {}", e.error())),
-        _ => return Err("decoding: no end of stream within 300 s".into()),
-    }
+    play_to_end(&pipeline, "decoding", 300)?;
+    let caps = caps.lock().ok().and_then(|c| c.clone());
     let s = caps
         .as_ref()
         .and_then(|c| c.structure(0))
@@ -97,6 +87,38 @@ fn decode_pass(clip: &Path) -> Result<(u64, f64, i32, i32), String> {
     let w = s.get::<i32>("width").unwrap_or(0);
     let h = s.get::<i32>("height").unwrap_or(0);
     Ok((frames.load(Ordering::Relaxed), fps, w, h))
+}
+
+/// A path inside double quotes for a `gst-launch` line.
+pub fn quoted(p: &Path) -> String {
+    p.display().to_string().replace('"', "\\\"")
+}
+
+/// Builds a pipeline from a `gst-launch` line.
+pub fn launch(line: &str, what: &str) -> Result<gst::Pipeline, String> {
+    gst::parse::launch(line)
+        .map_err(|e| format!("{what}: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| format!("{what}: not a pipeline"))
+}
+
+/// Plays `pipeline` until its end of stream (or an error, or `timeout_s`), then sets it to
+/// `NULL` (which makes its pads forget their caps).
+pub fn play_to_end(pipeline: &gst::Pipeline, what: &str, timeout_s: u64) -> Result<(), String> {
+    let bus = pipeline.bus().ok_or(format!("{what}: no bus"))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("{what}: {e}"))?;
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(timeout_s),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    let _ = pipeline.set_state(gst::State::Null);
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Eos(_)) => Ok(()),
+        Some(gst::MessageView::Error(e)) => Err(format!("{what}: {}", e.error())),
+        _ => Err(format!("{what}: no end of stream within {timeout_s} s")),
+    }
 }
 
 /// GStreamer decoding the clip `passes` times as fast as it can.

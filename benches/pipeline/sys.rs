@@ -77,7 +77,7 @@ pub fn cores() -> usize {
 }
 
 /// CPU used over one measurement, in cores (1.0 = one core busy for the whole time).
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CpuUse {
     pub wall_s: f64,
     /// This process, its reaped children and the extra processes named at the start.
