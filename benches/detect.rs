@@ -6,7 +6,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use vigil::detect::manifest::Manifest;
@@ -28,14 +28,7 @@ fn main() {
     let (w, h) = rgb.dimensions();
     println!("frame {w}x{h}, {RUNS} runs after 3 warm-up runs, medians");
 
-    let models: [(&str, Option<PathBuf>); 2] = [
-        ("yolox_nano", common::shared("models/yolox_nano.onnx")),
-        ("yolov12n", {
-            let p = common::default_model_dir().join("yolov12n.onnx");
-            p.is_file().then_some(p)
-        }),
-    ];
-    for (name, onnx) in models {
+    for (name, onnx) in common::bundled_models() {
         let Some(onnx) = onnx else {
             println!("{name}: weights missing, skipped");
             continue;

@@ -55,6 +55,18 @@ pub fn default_model_dir() -> PathBuf {
     }
 }
 
+/// The two bundled models and their weights when present: YOLOX-nano from the shared folder
+/// (with a loud skip line when missing), YOLOv12n from the models folder setup fills.
+pub fn bundled_models() -> [(&'static str, Option<PathBuf>); 2] {
+    [
+        ("yolox_nano", shared("models/yolox_nano.onnx")),
+        ("yolov12n", {
+            let p = default_model_dir().join("yolov12n.onnx");
+            p.is_file().then_some(p)
+        }),
+    ]
+}
+
 /// Prints a loud skip line and returns `None`; under CI it panics instead.
 pub fn skip<T>(why: &str) -> Option<T> {
     if under_ci() {
