@@ -316,25 +316,36 @@ fn camera(url: &str, class: &str) -> pb::Camera {
                 corner(0.0, 1.0),
             ],
         }],
-        rules: vec![pb::Rule {
-            id: "intrusion".into(),
-            kind: pb::IncidentKind::Intrusion as i32,
-            zone_id: "all".into(),
-            classes: vec![class.into()],
-            ..Default::default()
-        }],
+        rules: vec![
+            pb::Rule {
+                id: "intrusion".into(),
+                kind: pb::IncidentKind::Intrusion as i32,
+                zone_id: "all".into(),
+                classes: vec![class.into()],
+                ..Default::default()
+            },
+            // Allowed direction: up the frame. Every vehicle driving down the frame opens its own
+            // incident (with snapshot and clip): the latency samples, at a realistic media load.
+            pb::Rule {
+                id: "wrong-way".into(),
+                kind: pb::IncidentKind::WrongWay as i32,
+                zone_id: "all".into(),
+                params: [("dx".to_string(), 0.0), ("dy".to_string(), -1.0)].into(),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     }
 }
 
-/// When the frame that opened `incident` reached vigil.
-// TODO(detect_time): the lead adds `google.protobuf.Timestamp detect_time = 21` to `Incident`;
-// once main has it, return `incident.detect_time` here (and latency is measured).
-fn detect_time(_incident: &pb::Incident) -> Option<SystemTime> {
-    None
+/// When the frame that opened `incident` reached vigil (`Incident.detect_time`).
+fn detect_time(incident: &pb::Incident) -> Option<SystemTime> {
+    let t = incident.detect_time.as_ref()?;
+    let (s, n) = (u64::try_from(t.seconds).ok()?, u32::try_from(t.nanos).ok()?);
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(s, n))
 }
 
-const LATENCY_NOTE: &str = "Incident.detect_time not on main yet";
+const LATENCY_NOTE: &str = "OPENED events without detect_time";
 
 /// Capture-to-incident latencies of OPENED events, and how many there were.
 #[derive(Default)]

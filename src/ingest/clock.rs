@@ -48,14 +48,18 @@ impl StreamClock {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new pipeline starts: its timestamps will follow the previous pipeline's last one.
+    /// A new pipeline starts: its timestamps will follow the previous pipeline's last one. The
+    /// first pipeline starts at [`DTS_LEAD`], not 0, so that derived decode times (`pts - delay`)
+    /// never have to be squeezed against zero: squeezed, the first units would get decode times
+    /// 1 µs apart, and a clip cut from them zero-length samples (its muxed duration short).
     pub fn begin(&self) {
         let mut g = self.lock();
         g.origin = None;
         g.max_pts = None;
-        if let Some((last, at)) = g.last {
-            g.base = last + at.elapsed().max(MIN_GAP) + DTS_LEAD;
-        }
+        g.base = match g.last {
+            Some((last, at)) => last + at.elapsed().max(MIN_GAP) + DTS_LEAD,
+            None => DTS_LEAD,
+        };
     }
 
     /// The first timestamp of the current pipeline (the earliest of its first buffer's pts/dts).
@@ -106,16 +110,29 @@ mod tests {
         let ms = Duration::from_millis;
         c.begin();
         c.origin(ms(5_000));
-        assert_eq!(c.map(ms(5_000)), ms(0));
-        assert_eq!(c.map(ms(6_000)), ms(1_000));
+        assert_eq!(c.map(ms(5_000)), DTS_LEAD);
+        assert_eq!(c.map(ms(6_000)), DTS_LEAD + ms(1_000));
         // The next pipeline starts its own timestamps at 0 again.
         c.begin();
         c.origin(ms(0));
         let first = c.map(ms(0));
-        assert!(first >= ms(1_000) + MIN_GAP, "{first:?}");
+        assert!(first >= DTS_LEAD + ms(1_000) + MIN_GAP, "{first:?}");
         assert_eq!(c.map(ms(500)), first + ms(500));
         // A B-frame before the origin maps to the origin rather than before it.
         assert_eq!(c.map(ms(0)), first);
+    }
+
+    #[test]
+    fn derived_decode_times_keep_the_frame_interval_from_the_first_frame() {
+        // No B-frames, no DTS (RTP): every derived decode time is pts - DTS_LEAD, the first ones
+        // included, so a clip from the stream's start has no zero-length samples.
+        let c = StreamClock::new();
+        c.begin();
+        c.origin(Duration::ZERO);
+        for i in 0..20u64 {
+            let pts = c.map(Duration::from_millis(100 * i));
+            assert_eq!(c.decode_time(pts, None), pts - DTS_LEAD, "frame {i}");
+        }
     }
 
     #[test]
