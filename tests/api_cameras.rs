@@ -1,6 +1,8 @@
 //! The camera registry over a real gRPC connection: an in-process server on a loopback port with a
 //! SQLite file in a temporary directory, driven by the generated tonic client.
 
+mod common;
+
 use std::time::Duration;
 
 use prost::Message;
@@ -8,7 +10,6 @@ use tonic::Code;
 use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::camera_service_client::CameraServiceClient;
-use vigil::config::{Config, Overrides};
 use vigil::server::{self, Running};
 
 struct TestServer {
@@ -18,14 +19,7 @@ struct TestServer {
 
 async fn start() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Config::default()
-        .resolve(Overrides {
-            grpc_addr: Some("127.0.0.1:0".into()),
-            http_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.path().to_path_buf()),
-            log_format: None,
-        })
-        .unwrap();
+    let settings = common::loopback(dir.path().to_path_buf());
     let running = server::start(&settings).await.unwrap();
     TestServer { running, _dir: dir }
 }

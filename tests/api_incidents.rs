@@ -2,6 +2,8 @@
 //! SQLite file in a temporary directory, incidents produced through `Running::incidents` (the
 //! handle the rule engines use), and the generated tonic client subscribing, listing and reviewing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -10,7 +12,6 @@ use tonic::Code;
 use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::incident_service_client::IncidentServiceClient;
-use vigil::config::{Config, Overrides};
 use vigil::incidents::{EngineToken, IncidentLog};
 use vigil::rules::spec::{IncidentKind, Severity};
 use vigil::rules::{Involved, Phase, RuleEvent};
@@ -20,14 +21,7 @@ use vigil::server::{self, Running};
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn start(dir: &Path) -> Running {
-    let settings = Config::default()
-        .resolve(Overrides {
-            grpc_addr: Some("127.0.0.1:0".into()),
-            http_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.to_path_buf()),
-            log_format: None,
-        })
-        .unwrap();
+    let settings = common::loopback(dir.to_path_buf());
     server::start(&settings).await.unwrap()
 }
 

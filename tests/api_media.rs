@@ -5,6 +5,8 @@
 //! `gst-launch-1.0`, the snapshots real JPEGs; they sit at their `media::paths` locations and are
 //! reported with `media_ready`, as the media stage does.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +18,6 @@ use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::incident_service_client::IncidentServiceClient;
 use vigil::api::pb::media_service_client::MediaServiceClient;
-use vigil::config::{Config, Overrides};
 use vigil::incidents::MediaUpdate;
 use vigil::incidents::model::{Clip, ClipState, SnapshotState};
 use vigil::media::paths;
@@ -29,14 +30,7 @@ const WAIT: Duration = Duration::from_secs(60);
 const CHUNK: usize = 64 * 1024;
 
 async fn start(dir: &Path) -> Running {
-    let settings = Config::default()
-        .resolve(Overrides {
-            grpc_addr: Some("127.0.0.1:0".into()),
-            http_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.to_path_buf()),
-            log_format: None,
-        })
-        .unwrap();
+    let settings = common::loopback(dir.to_path_buf());
     vigil::server::start(&settings).await.unwrap()
 }
 

@@ -26,25 +26,13 @@ use vigil::api::pb;
 use vigil::api::pb::incident_service_client::IncidentServiceClient;
 use vigil::api::pb::media_service_client::MediaServiceClient;
 use vigil::camera::CameraFile;
-use vigil::config::{Config, Overrides, Settings};
 use vigil::ingest::testcam::{TestCam, TestCamOptions};
 
 /// From registration to the clip being ready: stream start, detector load, the intrusion, the
 /// post-roll. Generous for a loaded 2-core machine.
 const WAIT: Duration = Duration::from_secs(240);
 
-fn settings(dir: &Path) -> Settings {
-    Config::default()
-        .resolve(Overrides {
-            grpc_addr: Some("127.0.0.1:0".into()),
-            http_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.to_path_buf()),
-            log_format: None,
-        })
-        .unwrap()
-}
-
-/// The clip to serve and whether it is the shared one.
+/// The clip to serve: the shared one, else (outside CI) Debian's vtest.avi.
 fn footage() -> Option<PathBuf> {
     if let Some(p) = common::shared("media/pedestrians_pets2009_vtest_45-75s.mp4") {
         return Some(p);
@@ -102,24 +90,6 @@ fn key_frames(path: &Path) -> (bool, Vec<f64>, f64) {
     (units[0].1, keys, last)
 }
 
-/// `gst-discoverer-1.0`'s report of a file: its text and duration.
-fn discover(path: &Path) -> (String, f64) {
-    let out = std::process::Command::new("gst-discoverer-1.0")
-        .arg(path)
-        .output()
-        .expect("gst-discoverer-1.0 (run scripts/setup)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Duration: "))
-        .unwrap_or_else(|| panic!("no duration in {text}"));
-    let secs = line
-        .split(':')
-        .map(|p| p.parse::<f64>().unwrap())
-        .fold(0.0, |acc, v| acc * 60.0 + v);
-    (text, secs)
-}
-
 /// Reads the subscription until `done` says the events seen so far are enough.
 async fn read_until(
     stream: &mut tonic::Streaming<pb::IncidentEvent>,
@@ -159,7 +129,7 @@ fn is(ev: &pb::IncidentEvent, t: pb::IncidentEventType) -> bool {
 async fn intrusion_reaches_a_subscriber_with_snapshot_and_clip() {
     let Some(clip) = footage() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let settings = settings(dir.path());
+    let settings = common::loopback(dir.path());
     let (pre, post) = (
         settings.media.clip_pre_roll_s,
         settings.media.clip_post_roll_s,
@@ -296,7 +266,8 @@ async fn intrusion_reaches_a_subscriber_with_snapshot_and_clip() {
 
     // Read from outside: H.264, and the duration the incident records, within one GOP of the
     // configured pre-roll plus post-roll.
-    let (text, duration) = discover(&file);
+    let (text, duration) = common::discover(&file);
+    let duration = duration.as_secs_f64();
     assert!(text.contains("H.264"), "not H.264: {text}");
     let (first_is_key, keys, last) = key_frames(&file);
     assert!(

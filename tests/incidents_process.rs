@@ -3,6 +3,8 @@
 //! and restarted on the same data directory; a resubscription from the last sequence seen gets
 //! exactly the rest, every acknowledged write survived, and sequence numbers continue unused.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::incident_service_client::IncidentServiceClient;
-use vigil::config::{Config, Overrides};
 use vigil::rules::spec::{IncidentKind, Severity};
 use vigil::rules::{Phase, RuleEvent};
 
@@ -86,14 +87,7 @@ async fn client(addr: &str) -> IncidentServiceClient<Channel> {
 
 /// One incident in the log before the process starts (the binary has no camera to make one).
 async fn seed(dir: &Path) -> String {
-    let settings = Config::default()
-        .resolve(Overrides {
-            grpc_addr: Some("127.0.0.1:0".into()),
-            http_addr: Some("127.0.0.1:0".into()),
-            data_dir: Some(dir.to_path_buf()),
-            log_format: None,
-        })
-        .unwrap();
+    let settings = common::loopback(dir.to_path_buf());
     let r = vigil::server::start(&settings).await.unwrap();
     let engine = r.incidents.engine();
     let ev = r

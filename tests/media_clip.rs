@@ -123,26 +123,8 @@ fn top_level_boxes(path: &Path) -> Vec<String> {
     boxes
 }
 
-/// `Duration: 0:00:05.500000000` from gst-discoverer's output.
-fn discovered_duration(text: &str) -> Duration {
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Duration: "))
-        .unwrap_or_else(|| panic!("no duration in {text}"));
-    let mut parts = line.split(':');
-    let h: f64 = parts.next().unwrap().parse().unwrap();
-    let m: f64 = parts.next().unwrap().parse().unwrap();
-    let s: f64 = parts.next().unwrap().parse().unwrap();
-    secs(h * 3600.0 + m * 60.0 + s)
-}
-
 fn inspect(path: &Path) -> Inspected {
-    let out = std::process::Command::new("gst-discoverer-1.0")
-        .arg(path)
-        .output()
-        .expect("gst-discoverer-1.0 (run scripts/setup)");
-    let discovered = String::from_utf8_lossy(&out.stdout).to_string();
-    let duration = discovered_duration(&discovered);
+    let (discovered, duration) = common::discover(path);
 
     let line = format!(
         "filesrc location={} ! qtdemux ! identity name=demuxed ! decodebin ! appsink name=out sync=false",

@@ -27,10 +27,6 @@ fn vtest_becomes_h264_with_every_frame() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(entries, ["vtest.mp4"], "no temporary file is left");
-    let out = std::process::Command::new("gst-discoverer-1.0")
-        .arg(&dst)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (text, _) = common::discover(&dst);
     assert!(text.contains("H.264"), "{text}");
 }

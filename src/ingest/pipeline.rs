@@ -150,6 +150,8 @@ impl Taps {
 /// A running (or starting) pipeline; set to `NULL` on drop.
 pub struct LivePipeline {
     pipeline: gst::Pipeline,
+    /// The redacted URL, for logs.
+    name: String,
 }
 
 impl LivePipeline {
@@ -160,6 +162,7 @@ impl LivePipeline {
         let pipeline = gst::Pipeline::new();
         let live = LivePipeline {
             pipeline: pipeline.clone(),
+            name: spec.name.clone(),
         };
         let tail = Tail {
             spec: spec.clone(),
@@ -226,9 +229,37 @@ impl LivePipeline {
     }
 }
 
+/// How long stopping a pipeline may take before it is abandoned.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(5);
+
 impl Drop for LivePipeline {
+    /// Stops the pipeline on a helper thread and waits at most [`TEARDOWN_WAIT`]. GStreamer
+    /// 1.22's `rtspsrc` can deadlock in the change to NULL when its own task is handling a lost
+    /// connection at that moment (seen when a camera's server went away); the camera's supervisor
+    /// must not hang with it. Such a pipeline is abandoned (its helper thread stays blocked),
+    /// logged, and the camera goes on with a new pipeline.
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        let pipeline = self.pipeline.clone();
+        let (done, wait) = std::sync::mpsc::sync_channel::<()>(1);
+        let helper = std::thread::Builder::new()
+            .name("vigil-teardown".into())
+            .spawn(move || {
+                let _ = pipeline.set_state(gst::State::Null);
+                let _ = done.send(());
+            });
+        match helper {
+            Ok(_) => {
+                if wait.recv_timeout(TEARDOWN_WAIT).is_err() {
+                    tracing::error!(
+                        camera = %self.name,
+                        "GStreamer pipeline did not stop within {TEARDOWN_WAIT:?}: abandoned"
+                    );
+                }
+            }
+            Err(_) => {
+                let _ = self.pipeline.set_state(gst::State::Null);
+            }
+        }
     }
 }
 

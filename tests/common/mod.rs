@@ -118,3 +118,36 @@ pub fn run_pipeline(line: &str) {
         "{line}: {msg:?}"
     );
 }
+
+/// Settings of a server on loopback: gRPC and HTTP on free ports, data in `dir`, defaults else.
+pub fn loopback(dir: impl Into<PathBuf>) -> vigil::config::Settings {
+    vigil::config::Config::default()
+        .resolve(vigil::config::Overrides {
+            grpc_addr: Some("127.0.0.1:0".into()),
+            http_addr: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.into()),
+            log_format: None,
+        })
+        .expect("default settings resolve")
+}
+
+/// `gst-discoverer-1.0`'s report of a media file: its text, and the duration it states.
+pub fn discover(path: &Path) -> (String, std::time::Duration) {
+    let out = std::process::Command::new("gst-discoverer-1.0")
+        .arg(path)
+        .output()
+        .expect("gst-discoverer-1.0 (run scripts/setup)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .unwrap_or_else(|| panic!("no duration in {text}"));
+    let secs = line
+        .split(':')
+        .map(|p| {
+            p.parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad duration {line}"))
+        })
+        .fold(0.0, |acc, v| acc * 60.0 + v);
+    (text, std::time::Duration::from_secs_f64(secs))
+}
