@@ -248,7 +248,7 @@ fn clip_of_an_h264_file_follows_the_post_roll_and_snapshot_of_its_frame() {
     };
     let dir = tempfile::tempdir().unwrap();
     let cam = file_camera("pets", file);
-    let start = secs(5.5);
+    let start = secs(6.0);
     let s = settings(2.0, 3.0);
     wait_for_stream_time(&cam, start);
     let path = dir.path().join("clips/pets.mp4");
@@ -273,7 +273,8 @@ fn clip_of_an_h264_file_follows_the_post_roll_and_snapshot_of_its_frame() {
         "the writer followed the post-roll as it arrived ({waited:?})"
     );
     check("pets", "H.264", &path, &r, start, &s, secs(3.0));
-    // Key frames every 3 s: the clip starts at 3.0 s and ends at 8.5 s (5.5 s, 55 frames).
+    // Key frames every 3 s from the stream's first frame, which the stream clock puts at 0.5 s
+    // (DTS_LEAD): the clip starts at 3.5 s and ends at 9.0 s (5.5 s, 55 frames).
     assert_eq!(r.frames, 55, "{r:?}");
 }
 

@@ -1,5 +1,6 @@
 //! The media of one opened incident: the snapshot (annotated and plain) of the newest native
-//! frame, then the clip cut from the camera's pre-roll ring while the post-roll arrives. Each
+//! frame, then the clip cut from the camera's pre-roll ring while the video arrives, to the
+//! incident's end or its post-roll, whichever is later. Each
 //! result is recorded in the incident log (`MEDIA` events), failures included. The work runs on
 //! blocking threads; this task only waits for it.
 
@@ -11,6 +12,7 @@ use super::CameraHandles;
 use crate::camera::Analytics;
 use crate::incidents::MediaUpdate;
 use crate::incidents::model::{Clip, ClipState, SnapshotState};
+use crate::media::clip::ClipUntil;
 use crate::media::snapshot::{Annotation, write_snapshots};
 use crate::media::{clip, paths};
 use crate::rules::RuleEvent;
@@ -92,8 +94,9 @@ impl Job {
         }
     }
 
-    /// Writes the snapshot, then the clip, recording each outcome for incident `id`.
-    pub(super) async fn run(self, id: String, stop: Arc<AtomicBool>) {
+    /// Writes the snapshot, then the clip (to the incident's end as `until` tells, or its
+    /// post-roll), recording each outcome for incident `id`.
+    pub(super) async fn run(self, id: String, until: Arc<ClipUntil>, stop: Arc<AtomicBool>) {
         let log = self.h.deps.incidents.clone();
         let camera = self.h.camera.id.clone();
         let snapshot = {
@@ -132,7 +135,7 @@ impl Job {
                 let ring = self.h.ring.clone();
                 let start = self.event.start;
                 tokio::task::spawn_blocking(move || {
-                    clip::write_clip(&ring, start, &settings, &path, &stop)
+                    clip::write_clip_until(&ring, start, &settings, &until, &path, &stop)
                 })
                 .await
                 .unwrap_or_else(|e| Err(crate::err!(Internal, "clip task failed: {e}")))

@@ -10,6 +10,7 @@
 
 mod media;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +25,7 @@ use crate::detect::DetectionResult;
 use crate::incidents::{EngineToken, IncidentLog};
 use crate::ingest::{Counters, LatestFrame, StatusBoard};
 use crate::media::ClipRing;
+use crate::media::clip::ClipUntil;
 use crate::media::config::MediaConfig;
 use crate::rules::engine::{Crossing, Engine, FrameInfo};
 use crate::rules::{Phase, RuleEvent};
@@ -117,6 +119,51 @@ impl Rules {
     }
 }
 
+/// The snapshot and clip jobs of one camera's incidents.
+struct MediaJobs {
+    running: JoinSet<()>,
+    /// Set when the camera stops: clips end with what they have.
+    stop: Arc<AtomicBool>,
+    /// The end of each open incident, as its clip writer sees it, by incident id. An entry
+    /// lives from OPENED to CLOSED, so there are at most as many as open incidents.
+    open: HashMap<String, Arc<ClipUntil>>,
+}
+
+impl MediaJobs {
+    fn new() -> MediaJobs {
+        MediaJobs {
+            running: JoinSet::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            open: HashMap::new(),
+        }
+    }
+
+    fn start(&mut self, job: media::Job, id: String) {
+        let until = Arc::new(ClipUntil::open());
+        self.open.insert(id.clone(), until.clone());
+        self.running.spawn(job.run(id, until, self.stop.clone()));
+    }
+
+    /// The incident ended at `end`: its clip runs to there (or its post-roll, if later).
+    fn close(&mut self, id: &str, end: Duration) {
+        if let Some(until) = self.open.remove(id) {
+            until.close(end);
+        }
+    }
+
+    /// Stops every clip, then waits (bounded) for the jobs to record their results.
+    async fn drain(mut self, camera: &str) {
+        self.stop.store(true, Ordering::Relaxed);
+        let drained = tokio::time::timeout(MEDIA_DRAIN, async {
+            while self.running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(%camera, "snapshots or clips still being written at stop");
+        }
+    }
+}
+
 /// The stream time handed to the rules: the frames' own times, or, between frames, the last
 /// frame's time plus the time since it arrived; never decreasing.
 #[derive(Default)]
@@ -157,8 +204,7 @@ pub async fn run_camera(
     clock.idle();
     let mut events: Vec<RuleEvent> = Vec::new();
     let mut crossings: Vec<Crossing> = Vec::new();
-    let mut media = JoinSet::new();
-    let stop_media = Arc::new(AtomicBool::new(false));
+    let mut media = MediaJobs::new();
     let mut tick = tokio::time::interval(IDLE_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -187,28 +233,21 @@ pub async fn run_camera(
                 }
                 let next = h.analytics.borrow_and_update().clone();
                 rules.engine.close_all(clock.idle(), SystemTime::now(), &mut events);
-                deliver(&h, &rules, &mut events, &mut media, &stop_media).await;
+                deliver(&h, &rules, &mut events, &mut media).await;
                 tracing::info!(camera = %h.camera.id, "rules changed: rule engine restarted");
                 rules = Rules::new(&h, next, &labels);
             }
         }
         count(&h, &mut crossings);
-        deliver(&h, &rules, &mut events, &mut media, &stop_media).await;
-        while media.try_join_next().is_some() {}
+        deliver(&h, &rules, &mut events, &mut media).await;
+        while media.running.try_join_next().is_some() {}
     }
     rules
         .engine
         .close_all(clock.idle(), SystemTime::now(), &mut events);
-    deliver(&h, &rules, &mut events, &mut media, &stop_media).await;
+    deliver(&h, &rules, &mut events, &mut media).await;
     // The stream is gone: clips end with what they have, and their state is recorded.
-    stop_media.store(true, Ordering::Relaxed);
-    let drained = tokio::time::timeout(MEDIA_DRAIN, async {
-        while media.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(camera = %h.camera.id, "snapshots or clips still being written at stop");
-    }
+    media.drain(&h.camera.id).await;
     tracing::debug!(camera = %h.camera.id, ids = tracker.ids_issued(), "analysis stopped");
 }
 
@@ -228,20 +267,23 @@ fn count(h: &CameraHandles, crossings: &mut Vec<Crossing>) {
 }
 
 /// Commits each event (waiting: the log's queue blocks, it never drops), then starts the
-/// snapshot and clip of every opened incident.
+/// snapshot and clip of every opened incident and tells the clip of a closed one where to end.
 async fn deliver(
     h: &CameraHandles,
     rules: &Rules,
     events: &mut Vec<RuleEvent>,
-    media: &mut JoinSet<()>,
-    stop_media: &Arc<AtomicBool>,
+    media: &mut MediaJobs,
 ) {
     for ev in events.drain(..) {
         let opened = ev.phase == Phase::Opened;
+        let closed = (ev.phase == Phase::Closed).then(|| ev.end.unwrap_or(ev.at));
         let arrived = ev.wall;
         let job = opened.then(|| media::Job::new(h, &rules.analytics, &ev));
         match h.deps.incidents.submit(rules.token, ev).await {
             Ok(committed) => {
+                if let Some(end) = closed {
+                    media.close(&committed.incident.id, end);
+                }
                 if let Some(job) = job {
                     if let Ok(d) = SystemTime::now().duration_since(arrived) {
                         h.deps.metrics.open_latency.observe(d.as_secs_f64());
@@ -253,7 +295,7 @@ async fn deliver(
                         summary = %committed.incident.summary,
                         "incident opened"
                     );
-                    media.spawn(job.run(committed.incident.id, stop_media.clone()));
+                    media.start(job, committed.incident.id);
                 }
             }
             Err(error) => {

@@ -1,6 +1,7 @@
 //! Incident clips: an MP4 cut from a camera's encoded ring without re-encoding, from the key frame
-//! at or before `start - pre_roll` to `start + post_roll` (at most `max_len`), written while the
-//! post-roll arrives. Owns the choice of units ([`Cut`], pure), their timestamps in the file and
+//! at or before `start - pre_roll` to the incident's end or `start + post_roll`, whichever is
+//! later (at most `max_len`), written while the video arrives. While the incident is open
+//! ([`ClipUntil`]) the clip keeps following the stream. Owns the choice of units ([`Cut`], pure), their timestamps in the file and
 //! the muxing pipeline; must never decode, re-encode, or leave a half file under the real name.
 //!
 //! ```text
@@ -14,7 +15,7 @@
 //! start at 0 and presentation times are never before their decode times (B-frames included).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
@@ -37,12 +38,51 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ClipSettings {
     /// Video before the incident's start (the clip starts on the key frame at or before).
     pub pre_roll: Duration,
-    /// Video after the incident's start.
+    /// Video after the incident's start, at least (the clip reaches the incident's end when
+    /// that is later, see [`ClipUntil`]).
     pub post_roll: Duration,
     /// Longest clip, from its first key frame.
     pub max_len: Duration,
     /// Wall time without a new unit after which the clip ends with what it has.
     pub wait_limit: Duration,
+}
+
+/// Where the incident stands, as its clip writer sees it: open (the clip follows the stream,
+/// up to its maximum length), or closed at a stream time. Shared between the analysis task, which
+/// closes it, and the clip writer's thread.
+#[derive(Debug)]
+pub struct ClipUntil {
+    /// End of the incident in ns of stream time; `u64::MAX` while it is open.
+    end_ns: AtomicU64,
+}
+
+impl ClipUntil {
+    /// An incident still open.
+    pub fn open() -> ClipUntil {
+        ClipUntil {
+            end_ns: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// An incident that ended at `end` (stream time).
+    pub fn closed_at(end: Duration) -> ClipUntil {
+        let u = ClipUntil::open();
+        u.close(end);
+        u
+    }
+
+    pub fn close(&self, end: Duration) {
+        let ns = u64::try_from(end.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.end_ns.store(ns.min(u64::MAX - 1), Ordering::Relaxed);
+    }
+
+    /// The incident's end, or `None` while it is open.
+    pub fn end(&self) -> Option<Duration> {
+        match self.end_ns.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
 }
 
 /// What was written, on the camera's stream clock.
@@ -62,8 +102,13 @@ pub struct ClipResult {
 pub struct Cut {
     /// Start from the last key frame at or before this.
     from: Duration,
-    /// End at the first unit (decode order) presented at or after this.
+    /// End at the first unit (decode order) presented at or after this: the later of
+    /// `post_end` and the incident's end, no later than `cap`.
     end: Duration,
+    /// `start + post_roll`: the clip reaches at least this far.
+    post_end: Duration,
+    /// The first key frame's time + `max_len`, once known.
+    cap: Option<Duration>,
     max_len: Duration,
     first: Option<First>,
     /// Smallest positive step between decode times seen: the frame interval, for a last frame
@@ -100,6 +145,8 @@ impl Cut {
         Cut {
             from: start.saturating_sub(s.pre_roll),
             end: start + s.post_roll,
+            post_end: start + s.post_roll,
+            cap: None,
             max_len: s.max_len,
             first: None,
             step: None,
@@ -107,6 +154,12 @@ impl Cut {
             span: None,
             frames: 0,
         }
+    }
+
+    /// The incident's end as now known (`None`: still open, follow the stream up to the cap).
+    pub fn until(&mut self, incident_end: Option<Duration>) {
+        let want = incident_end.map_or(Duration::MAX, |e| e.max(self.post_end));
+        self.end = self.cap.map_or(want, |c| want.min(c));
     }
 
     /// Decides about the next unit in decode order.
@@ -118,6 +171,7 @@ impl Cut {
                 if u.pts >= self.end {
                     return Admit::End;
                 }
+                self.cap = Some(u.pts + self.max_len);
                 self.end = self.end.min(u.pts + self.max_len);
                 *self.first.insert(First {
                     codec: u.codec,
@@ -183,6 +237,19 @@ pub fn write_clip(
     path: &Path,
     stop: &AtomicBool,
 ) -> Result<ClipResult> {
+    write_clip_until(ring, start, s, &ClipUntil::closed_at(start), path, stop)
+}
+
+/// [`write_clip`] for an incident that may still be open: the clip reaches the later of
+/// `start + post_roll` and the incident's end as `until` tells it (at most `max_len`).
+pub fn write_clip_until(
+    ring: &ClipRing,
+    start: Duration,
+    s: &ClipSettings,
+    until: &ClipUntil,
+    path: &Path,
+    stop: &AtomicBool,
+) -> Result<ClipResult> {
     crate::ingest::init()?;
     let part = partial_path(path);
     if let Some(dir) = path.parent() {
@@ -193,7 +260,7 @@ pub fn write_clip(
     let temp = faststart_temp(path);
     let _ = std::fs::remove_file(&part);
     let _ = std::fs::remove_file(&temp);
-    let result = cut_into(ring, start, s, path, &part, stop);
+    let result = cut_into(ring, start, s, until, path, &part, stop);
     let result = result.and_then(|cut| {
         let (first_pts, end_pts) = cut
             .span()
@@ -230,6 +297,7 @@ fn cut_into(
     ring: &ClipRing,
     start: Duration,
     s: &ClipSettings,
+    until: &ClipUntil,
     path: &Path,
     part: &Path,
     stop: &AtomicBool,
@@ -258,6 +326,7 @@ fn cut_into(
             continue;
         }
         last_new = Instant::now();
+        cut.until(until.end());
         for (index, unit) in read.units {
             last_index = Some(index);
             match cut.admit(&unit) {
@@ -509,6 +578,51 @@ mod tests {
             pts: ms(pts),
             dts: ms(dts),
         }
+    }
+
+    /// Pts of the units taken and of the unit that ended the cut, with `until` applied before
+    /// the first unit and `later` (if any) once `at` units were seen.
+    fn follow(
+        s: &ClipSettings,
+        until: Option<u64>,
+        later: Option<(usize, u64)>,
+    ) -> (Vec<u64>, Option<u64>) {
+        let mut cut = Cut::new(ms(500), s);
+        cut.until(until.map(ms));
+        let (mut taken, mut ended) = (Vec::new(), None);
+        for (i, u) in stream().iter().enumerate() {
+            if let Some((at, end)) = later
+                && i == at
+            {
+                cut.until(Some(ms(end)));
+            }
+            match cut.admit(u) {
+                Admit::Take { .. } => taken.push(u.pts.as_millis() as u64),
+                Admit::Skip => {}
+                Admit::End => {
+                    ended = Some(u.pts.as_millis() as u64);
+                    break;
+                }
+            }
+        }
+        (taken, ended)
+    }
+
+    #[test]
+    fn the_clip_reaches_the_incident_end_when_it_is_later_than_the_post_roll() {
+        // start 500, post-roll 300: at least to 800.
+        let s = settings(500, 300, 60_000);
+        // Closed at 1500: to the first unit presented at or after it.
+        let (taken, ended) = follow(&s, Some(1_500), None);
+        assert_eq!(ended, Some(1_500));
+        assert_eq!(taken.last(), Some(&1_400));
+        // Closed before the post-roll's end: the post-roll still counts.
+        assert_eq!(follow(&s, Some(600), None).1, Some(800));
+        // Open: the stream is followed up to the cap, max_len after the first key frame (100).
+        let (_, ended) = follow(&settings(500, 300, 1_500), None, None);
+        assert_eq!(ended, Some(1_600));
+        // Open, then closed at 1300 after ten units: the end moves back to it.
+        assert_eq!(follow(&s, None, Some((10, 1_300))).1, Some(1_300));
     }
 
     #[test]

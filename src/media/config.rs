@@ -16,9 +16,11 @@ pub struct MediaConfig {
     /// Seconds of video a clip keeps before its incident starts, 0..=`ingest.pre_roll_s` (the
     /// ring cannot give more). The clip starts on the key frame at or before. Default 5.
     pub clip_pre_roll_s: f64,
-    /// Seconds of video a clip keeps after its incident starts, 0..=600. Default 10.
+    /// Seconds of video a clip keeps after its incident starts, at least (it runs to the
+    /// incident's end when that is later), 0..=600. Default 10.
     pub clip_post_roll_s: f64,
-    /// Longest clip in seconds, 1..=600; pre-roll plus post-roll beyond it are cut short.
+    /// Longest clip in seconds, 1..=600; a clip that would be longer (a long incident, or
+    /// pre-roll plus post-roll) is cut there.
     /// Default 60.
     pub clip_max_s: f64,
     /// JPEG quality of snapshots, 1..=100. Default 85.
