@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::Serialize;
-use vigil::analyze::Analyzer;
+use vigil::analyze::{Analyzer, Format, OfflineRules, Printer};
+use vigil::camera::CameraFile;
 use vigil::detect::{Detector, DetectorConfig};
+use vigil::frame::Thumbnail;
 use vigil::ingest::{FileReader, ReaderOptions};
 use vigil::track::TrackerConfig;
 
@@ -288,6 +290,29 @@ impl Pipeline {
 /// (the analysis rate clip fps / k) scaled to the analysis width, detected and tracked.
 // TODO(rules): once `Analyzer` runs the rule engine (branch `rules`), give it an INTRUSION rule
 // on a zone covering the whole frame so this stage includes the rules too.
+/// The rules the offline pipeline runs, the same as each live camera's: a whole-frame zone with
+/// an INTRUSION rule and a WRONG_WAY rule whose allowed direction is up the frame, plus the
+/// camera-wide tampering rule (thumbnail statistics on every analysed frame).
+const RULES: &str = r#"
+id = "bench"
+[[zones]]
+id = "all"
+polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+[[rules]]
+id = "intrusion"
+kind = "INTRUSION"
+zone_id = "all"
+classes = ["car"]
+[[rules]]
+id = "wrong-way"
+kind = "WRONG_WAY"
+zone_id = "all"
+params = { dx = 0.0, dy = -1.0 }
+[[rules]]
+id = "tampering"
+kind = "CAMERA_TAMPERING"
+"#;
+
 pub fn pipeline(
     args: &Args,
     decode: &Decode,
@@ -303,6 +328,7 @@ pub fn pipeline(
         fps,
         width: ANALYSIS_WIDTH,
     };
+    let camera: CameraFile = toml::from_str(RULES).map_err(|e| format!("bench rules: {e}"))?;
     let mut wall = Duration::ZERO;
     let mut analysed = 0u64;
     let mut analysis = Duration::ZERO;
@@ -311,15 +337,23 @@ pub fn pipeline(
     for _ in 0..passes {
         let det = Detector::load(&detector_config(args)).map_err(|e| e.to_string())?;
         let mut an = Analyzer::new(det, TrackerConfig::default());
+        let mut rules = OfflineRules::new(&camera, an.labels());
+        let mut events = Printer::new(std::io::sink(), Format::Json);
         let cpu0 = sys::self_cpu();
         let t0 = Instant::now();
         let mut reader = FileReader::open(&args.clip, &opts).map_err(|e| e.to_string())?;
         while let Some(frame) = reader.next_frame().map_err(|e| e.to_string())? {
             let t = Instant::now();
-            an.step(&frame, frame.pts).map_err(|e| e.to_string())?;
+            let tracks = an.step(&frame, frame.pts).map_err(|e| e.to_string())?;
+            let aspect = f64::from(frame.width) / f64::from(frame.height.max(1));
+            let view = Thumbnail::from_frame(&frame);
+            rules
+                .step(frame.pts, aspect, tracks, Some(&view), &mut events)
+                .map_err(|e| e.to_string())?;
             analysis += t.elapsed();
             analysed += 1;
         }
+        rules.finish(&mut events).map_err(|e| e.to_string())?;
         wall += t0.elapsed();
         cpu_s += (sys::self_cpu() - cpu0).as_secs_f64();
     }

@@ -9,8 +9,13 @@
 //!
 //! Looping: the demuxer's end of stream is caught on its pads and replaced by a non-flushing
 //! seek back to the start, so running time (and so RTP time) keeps increasing. Each client gets
-//! its own media. [`TestCam::stop`] closes every client and the listening socket, so that a
-//! camera outage can be simulated and healed by starting again on the same port.
+//! its own media. Known limit: for a file the server announces the file's duration as the PLAY
+//! range (`npt=0-D`), and clients such as `rtspsrc` end the stream there by themselves, so a
+//! client sees end of stream after each pass (vigil's camera reconnects within about a second).
+//! Marking the media live would announce `npt=now-`, but gst-rtsp-server 1.22 then aborts in
+//! `gst_rtsp_media_get_rates` for transcoded media. [`TestCam::stop`] closes every client and
+//! the listening socket, so that a camera outage can be simulated and healed by starting again on
+//! the same port.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
