@@ -291,13 +291,16 @@ impl Pipeline {
 // TODO(rules): once `Analyzer` runs the rule engine (branch `rules`), give it an INTRUSION rule
 // on a zone covering the whole frame so this stage includes the rules too.
 /// The rules the offline pipeline runs, the same as each live camera's: a whole-frame zone with
-/// an INTRUSION rule and a WRONG_WAY rule whose allowed direction is up the frame, plus the
-/// camera-wide tampering rule (thumbnail statistics on every analysed frame).
+/// an INTRUSION rule, a WRONG_WAY rule (allowed direction up the frame) in a vertical strip, plus
+/// the camera-wide tampering rule (thumbnail statistics on every analysed frame).
 const RULES: &str = r#"
 id = "bench"
 [[zones]]
 id = "all"
 polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+[[zones]]
+id = "strip"
+polygon = [[0.45, 0.0], [0.55, 0.0], [0.55, 1.0], [0.45, 1.0]]
 [[rules]]
 id = "intrusion"
 kind = "INTRUSION"
@@ -306,7 +309,7 @@ classes = ["car"]
 [[rules]]
 id = "wrong-way"
 kind = "WRONG_WAY"
-zone_id = "all"
+zone_id = "strip"
 params = { dx = 0.0, dy = -1.0 }
 [[rules]]
 id = "tampering"
