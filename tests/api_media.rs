@@ -21,8 +21,6 @@ use vigil::api::pb::media_service_client::MediaServiceClient;
 use vigil::incidents::MediaUpdate;
 use vigil::incidents::model::{Clip, ClipState, SnapshotState};
 use vigil::media::paths;
-use vigil::rules::spec::{IncidentKind, Severity};
-use vigil::rules::{Phase, RuleEvent};
 use vigil::server::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil");
@@ -49,22 +47,7 @@ async fn open(r: &Running, key: u64) -> String {
         .incidents
         .submit(
             engine,
-            RuleEvent {
-                camera_id: "gate-1".into(),
-                rule_id: "r1".into(),
-                kind: IncidentKind::Intrusion,
-                severity: Severity::Warning,
-                zone_id: "lawn".into(),
-                key,
-                phase: Phase::Opened,
-                start: Duration::from_secs(1),
-                end: None,
-                at: Duration::from_secs(2),
-                wall: SystemTime::now(),
-                objects: vec![],
-                peak: BTreeMap::new(),
-                summary: format!("person {key} on the lawn"),
-            },
+            common::opened_event(key, format!("person {key} on the lawn")),
         )
         .await
         .unwrap();

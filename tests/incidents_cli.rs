@@ -2,17 +2,18 @@
 //! committed event and resumes from its last sequence after the server restarts (no gap, no
 //! duplicate), and `ack`, `note`, `show`, `list` work by incident id.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use vigil::config::{Config, Overrides};
 use vigil::incidents::EngineToken;
+use vigil::rules::RuleEvent;
 use vigil::rules::spec::{IncidentKind, Severity};
-use vigil::rules::{Phase, RuleEvent};
 use vigil::server::Running;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil");
@@ -36,20 +37,10 @@ async fn open(r: &Running, engine: EngineToken, key: u64) -> String {
         .submit(
             engine,
             RuleEvent {
-                camera_id: "gate-1".into(),
-                rule_id: "r1".into(),
                 kind: IncidentKind::PedestrianOnRoad,
                 severity: Severity::Critical,
                 zone_id: "road".into(),
-                key,
-                phase: Phase::Opened,
-                start: Duration::from_secs(1),
-                end: None,
-                at: Duration::from_secs(2),
-                wall: SystemTime::now(),
-                objects: vec![],
-                peak: BTreeMap::new(),
-                summary: format!("person {key} on the road"),
+                ..common::opened_event(key, format!("person {key} on the road"))
             },
         )
         .await

@@ -10,13 +10,13 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 use vigil::api::pb;
 use vigil::api::pb::incident_service_client::IncidentServiceClient;
+use vigil::rules::RuleEvent;
 use vigil::rules::spec::{IncidentKind, Severity};
-use vigil::rules::{Phase, RuleEvent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil");
 const WAIT: Duration = Duration::from_secs(60);
@@ -95,20 +95,13 @@ async fn seed(dir: &Path) -> String {
         .submit(
             engine,
             RuleEvent {
-                camera_id: "gate-1".into(),
-                rule_id: "r1".into(),
                 kind: IncidentKind::Crowd,
                 severity: Severity::Critical,
                 zone_id: "square".into(),
-                key: 1,
-                phase: Phase::Opened,
                 start: Duration::ZERO,
-                end: None,
                 at: Duration::from_secs(5),
-                wall: SystemTime::now(),
-                objects: vec![],
                 peak: BTreeMap::from([("count".to_string(), 12.0)]),
-                summary: "12 persons in zone square".into(),
+                ..common::opened_event(1, "12 persons in zone square".into())
             },
         )
         .await

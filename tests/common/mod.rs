@@ -151,3 +151,25 @@ pub fn discover(path: &Path) -> (String, std::time::Duration) {
         .fold(0.0, |acc, v| acc * 60.0 + v);
     (text, std::time::Duration::from_secs_f64(secs))
 }
+
+/// An OPENED rule event as a rule engine submits it: camera `gate-1`, rule `r1`, an INTRUSION
+/// (warning) in zone `lawn` from 1 s, seen at 2 s; override fields with struct update syntax.
+pub fn opened_event(key: u64, summary: String) -> vigil::rules::RuleEvent {
+    use std::time::Duration;
+    vigil::rules::RuleEvent {
+        camera_id: "gate-1".into(),
+        rule_id: "r1".into(),
+        kind: vigil::rules::spec::IncidentKind::Intrusion,
+        severity: vigil::rules::spec::Severity::Warning,
+        zone_id: "lawn".into(),
+        key,
+        phase: vigil::rules::Phase::Opened,
+        start: Duration::from_secs(1),
+        end: None,
+        at: Duration::from_secs(2),
+        wall: std::time::SystemTime::now(),
+        objects: vec![],
+        peak: std::collections::BTreeMap::new(),
+        summary,
+    }
+}
