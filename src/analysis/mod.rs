@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use crate::camera::{Analytics, Camera};
 use crate::detect::DetectionResult;
 use crate::incidents::{EngineToken, IncidentLog};
-use crate::ingest::{Counters, LatestFrame, StatusBoard};
+use crate::ingest::{Counters, LatestFrame, LineCount, StatusBoard};
 use crate::media::ClipRing;
 use crate::media::clip::ClipUntil;
 use crate::media::config::MediaConfig;
@@ -236,9 +236,10 @@ pub async fn run_camera(
                 deliver(&h, &rules, &mut events, &mut media).await;
                 tracing::info!(camera = %h.camera.id, "rules changed: rule engine restarted");
                 rules = Rules::new(&h, next, &labels);
+                h.board.set_line_counts(&h.camera.id, Vec::new());
             }
         }
-        count(&h, &mut crossings);
+        count(&h, &rules.engine, &mut crossings);
         deliver(&h, &rules, &mut events, &mut media).await;
         while media.running.try_join_next().is_some() {}
     }
@@ -251,7 +252,12 @@ pub async fn run_camera(
     tracing::debug!(camera = %h.camera.id, ids = tracker.ids_issued(), "analysis stopped");
 }
 
-fn count(h: &CameraHandles, crossings: &mut Vec<Crossing>) {
+/// Counts the crossings in the metrics and, when there were any, shows the engine's totals in
+/// the camera's status.
+fn count(h: &CameraHandles, engine: &Engine, crossings: &mut Vec<Crossing>) {
+    if crossings.is_empty() {
+        return;
+    }
     for c in crossings.drain(..) {
         h.deps
             .metrics
@@ -264,6 +270,20 @@ fn count(h: &CameraHandles, crossings: &mut Vec<Crossing>) {
             ])
             .inc();
     }
+    h.board.set_line_counts(&h.camera.id, line_counts(engine));
+}
+
+fn line_counts(engine: &Engine) -> Vec<LineCount> {
+    engine
+        .counts()
+        .iter()
+        .map(|(k, n)| LineCount {
+            line_id: k.line_id.clone(),
+            class: k.class.clone(),
+            direction: k.direction.as_str(),
+            count: *n,
+        })
+        .collect()
 }
 
 /// Commits each event (waiting: the log's queue blocks, it never drops), then starts the

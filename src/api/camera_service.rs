@@ -226,6 +226,20 @@ fn status_to_pb(s: &CameraStatus) -> pb::CameraStatus {
         width: s.width,
         height: s.height,
         analysis_error: s.analysis_error.clone(),
+        line_counts: s
+            .line_counts
+            .iter()
+            .map(|c| pb::LineCount {
+                line_id: c.line_id.clone(),
+                class: c.class.clone(),
+                direction: match c.direction {
+                    "LEFT_TO_RIGHT" => pb::CrossingDirection::LeftToRight,
+                    "RIGHT_TO_LEFT" => pb::CrossingDirection::RightToLeft,
+                    _ => pb::CrossingDirection::Unspecified,
+                } as i32,
+                count: c.count,
+            })
+            .collect(),
     }
 }
 

@@ -19,7 +19,7 @@ pub use config::IngestConfig;
 pub use manager::{Detection, Manager};
 pub use pipeline::{LatestFrame, LivePipeline, PipelineSpec, Source, Taps};
 pub use reader::{FileReader, ReaderOptions};
-pub use status::{CameraState, CameraStatus, Counters, StatusBoard};
+pub use status::{CameraState, CameraStatus, Counters, LineCount, StatusBoard};
 pub use supervisor::Supervisor;
 pub use testcam::{TestCam, TestCamOptions};
 

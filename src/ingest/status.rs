@@ -80,6 +80,19 @@ pub struct CameraStatus {
     pub height: u32,
     /// Empty while detection runs for this camera; otherwise why it does not.
     pub analysis_error: String,
+    /// Line-crossing counts since the camera's rules were last loaded (set by its analysis,
+    /// kept apart from what ingest publishes, see [`StatusBoard::set_line_counts`]).
+    pub line_counts: Vec<LineCount>,
+}
+
+/// Objects that crossed one counting line in one direction, of one class.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineCount {
+    pub line_id: String,
+    pub class: String,
+    /// `LEFT_TO_RIGHT` or `RIGHT_TO_LEFT`.
+    pub direction: &'static str,
+    pub count: u64,
 }
 
 /// Counters updated from streaming threads (lock-free).
@@ -141,6 +154,8 @@ fn collectors(metrics: &Metrics) -> Result<Collectors> {
 #[derive(Clone)]
 pub struct StatusBoard {
     map: Arc<Mutex<BTreeMap<String, CameraStatus>>>,
+    /// Each camera's line counts, from its analysis; merged into the status when read.
+    counts: Arc<Mutex<BTreeMap<String, Vec<LineCount>>>>,
     generation: watch::Sender<u64>,
     m: Collectors,
 }
@@ -149,6 +164,7 @@ impl StatusBoard {
     pub fn new(metrics: &Metrics) -> Result<StatusBoard> {
         Ok(StatusBoard {
             map: Arc::default(),
+            counts: Arc::default(),
             generation: watch::channel(0).0,
             m: collectors(metrics)?,
         })
@@ -158,14 +174,36 @@ impl StatusBoard {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn with_counts(&self, mut s: CameraStatus) -> CameraStatus {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = counts.get(&s.camera) {
+            s.line_counts = c.clone();
+        }
+        s
+    }
+
     /// The status of `camera`, if it is registered.
     pub fn get(&self, camera: &str) -> Option<CameraStatus> {
-        self.lock().get(camera).cloned()
+        let s = self.lock().get(camera).cloned()?;
+        Some(self.with_counts(s))
     }
 
     /// Every camera's status, ordered by id.
     pub fn all(&self) -> Vec<CameraStatus> {
-        self.lock().values().cloned().collect()
+        let all: Vec<CameraStatus> = self.lock().values().cloned().collect();
+        all.into_iter().map(|s| self.with_counts(s)).collect()
+    }
+
+    /// Replaces `camera`'s line counts (its analysis calls this when a count changes, and with
+    /// none when its rules are reloaded).
+    pub fn set_line_counts(&self, camera: &str, counts: Vec<LineCount>) {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(camera).is_some_and(|c| *c == counts) {
+            return;
+        }
+        map.insert(camera.to_string(), counts);
+        drop(map);
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// Bumped after every change; watchers compare [`StatusBoard::all`] against what they sent.
@@ -205,6 +243,10 @@ impl StatusBoard {
 
     /// Forgets a deleted camera and its metrics.
     pub fn remove(&self, camera: &str) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(camera);
         if self.lock().remove(camera).is_some() {
             let l = [camera];
             let _ = self.m.frames_in.remove_label_values(&l);
