@@ -6,10 +6,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use vigil::detect::manifest::Manifest;
 use vigil::detect::prep::Letterboxer;
 use vigil::detect::{Detector, DetectorConfig};
 
@@ -28,15 +26,7 @@ fn main() {
     let (w, h) = rgb.dimensions();
     println!("frame {w}x{h}, {RUNS} runs after 3 warm-up runs, medians");
 
-    for (name, onnx) in common::bundled_models() {
-        let Some(onnx) = onnx else {
-            println!("{name}: weights missing, skipped");
-            continue;
-        };
-        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
-        let mut manifest = Manifest::load(&toml).expect("manifest");
-        manifest.model_file = onnx;
-
+    for (name, manifest) in common::bundled_manifests() {
         let mut lb = Letterboxer::new(&manifest.input);
         let prep_only = median(RUNS, || {
             let t = std::time::Instant::now();

@@ -11,7 +11,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use vigil::detect::manifest::Manifest;
 use vigil::detect::prep::Letterboxer;
 use vigil::detect::{Detection, Detector, DetectorConfig};
 use vigil::frame::Frame;
@@ -51,14 +50,7 @@ fn main() {
     );
 
     let mut detections: Option<Vec<(Duration, Vec<Detection>)>> = None;
-    for (name, onnx) in common::bundled_models() {
-        let Some(onnx) = onnx else {
-            println!("{name}: weights missing, skipped");
-            continue;
-        };
-        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
-        let mut manifest = Manifest::load(&toml).expect("manifest");
-        manifest.model_file = onnx;
+    for (name, manifest) in common::bundled_manifests() {
         let mut lb = Letterboxer::new(&manifest.input);
         let letterbox = median(RUNS, || {
             let t = Instant::now();

@@ -67,6 +67,23 @@ pub fn bundled_models() -> [(&'static str, Option<PathBuf>); 2] {
     ]
 }
 
+/// The bundled models whose weights are present, each with its manifest pointed at them; a
+/// missing one is named on standard output and left out.
+pub fn bundled_manifests() -> Vec<(&'static str, vigil::detect::manifest::Manifest)> {
+    let mut out = Vec::new();
+    for (name, onnx) in bundled_models() {
+        let Some(onnx) = onnx else {
+            println!("{name}: weights missing, skipped");
+            continue;
+        };
+        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.toml"));
+        let mut manifest = vigil::detect::manifest::Manifest::load(&toml).expect("manifest");
+        manifest.model_file = onnx;
+        out.push((name, manifest));
+    }
+    out
+}
+
 /// Prints a loud skip line and returns `None`; under CI it panics instead.
 pub fn skip<T>(why: &str) -> Option<T> {
     if under_ci() {
