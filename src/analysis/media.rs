@@ -27,32 +27,11 @@ pub(super) struct Job {
     annotation: Annotation,
 }
 
+/// `2026-12-04 07:00:05 UTC`: the snapshot caption's time.
 fn fmt_time(t: std::time::SystemTime) -> String {
-    let s = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    let (days, rem) = (s / 86400, s % 86400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
 }
 
 impl Job {
@@ -168,14 +147,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        for (days, want) in [
-            (0, (1970, 1, 1)),
-            (59, (1970, 3, 1)),
-            (11_016, (2000, 2, 29)),
-            (20_791, (2026, 12, 4)),
+    fn caption_times_are_utc_dates() {
+        let day = |d: u64| std::time::UNIX_EPOCH + Duration::from_secs(d * 86_400);
+        for (t, want) in [
+            (day(0), "1970-01-01 00:00:00 UTC"),
+            (day(59), "1970-03-01 00:00:00 UTC"),
+            (day(11_016), "2000-02-29 00:00:00 UTC"),
+            (
+                day(20_791) + Duration::from_secs(25_205),
+                "2026-12-04 07:00:05 UTC",
+            ),
         ] {
-            assert_eq!(civil_from_days(days), want, "{days}");
+            assert_eq!(fmt_time(t), want);
         }
     }
 }
