@@ -28,7 +28,7 @@ fn main() {
 
     for (name, manifest) in common::bundled_manifests() {
         let mut lb = Letterboxer::new(&manifest.input);
-        let prep_only = median(RUNS, || {
+        let prep_only = common::median(RUNS, || {
             let t = std::time::Instant::now();
             lb.run(rgb.as_raw(), w, h, w as usize * 3)
                 .expect("letterbox");
@@ -59,13 +59,4 @@ fn main() {
             pick(|s| s.total()),
         );
     }
-}
-
-fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    for _ in 0..3 {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..runs).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
 }

@@ -52,7 +52,7 @@ fn main() {
     let mut detections: Option<Vec<(Duration, Vec<Detection>)>> = None;
     for (name, manifest) in common::bundled_manifests() {
         let mut lb = Letterboxer::new(&manifest.input);
-        let letterbox = median(RUNS, || {
+        let letterbox = common::median(RUNS, || {
             let t = Instant::now();
             lb.run(first.rgb(), first.width, first.height, first.stride)
                 .expect("letterbox");
@@ -101,7 +101,7 @@ fn main() {
 
     let img = rgb_image(&native);
     let mut out = Vec::new();
-    let jpeg = median(30, || {
+    let jpeg = common::median(30, || {
         out.clear();
         let t = Instant::now();
         let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
@@ -142,13 +142,4 @@ fn rgb_image(f: &Frame) -> image::RgbImage {
         buf.extend_from_slice(&f.rgb()[y * f.stride..y * f.stride + row]);
     }
     image::RgbImage::from_raw(f.width, f.height, buf).expect("image size")
-}
-
-fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    for _ in 0..3 {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..runs).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
 }

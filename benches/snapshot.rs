@@ -45,7 +45,7 @@ fn main() {
     for (w, h) in [(1920u32, 1080u32), (960, 540)] {
         let rgb =
             image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle).into_raw();
-        let draw_t = median(|| {
+        let draw_t = common::median(RUNS, || {
             let mut c = rgb.clone();
             let t = Instant::now();
             draw(&mut c, w, h, &ann);
@@ -59,14 +59,14 @@ fn main() {
                     .expect("encoding")
                     .len(),
             );
-            times.push(median(|| {
+            times.push(common::median(RUNS, || {
                 let t = Instant::now();
                 encode_jpeg(enc, &rgb, w, h, QUALITY).expect("encoding");
                 t.elapsed()
             }));
         }
         let frame = common::rgb_frame(&rgb, w, h, 0);
-        let whole = median(|| {
+        let whole = common::median(RUNS, || {
             let t = Instant::now();
             write_snapshots(&frame, &ann, dir.path(), "bench", QUALITY).expect("writing");
             t.elapsed()
@@ -103,15 +103,6 @@ fn annotation() -> Annotation {
         line: Some((Point::new(0.1, 0.6), Point::new(0.9, 0.65))),
         caption: "cam-busstop  CROWD  2026-12-04 07:00:00Z".into(),
     }
-}
-
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    for _ in 0..3 {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..RUNS).map(|_| f()).collect();
-    v.sort();
-    v[RUNS / 2]
 }
 
 fn ms(d: Duration) -> f64 {

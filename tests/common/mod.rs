@@ -84,6 +84,16 @@ pub fn bundled_manifests() -> Vec<(&'static str, vigil::detect::manifest::Manife
     out
 }
 
+/// The median of `runs` timings of `f` after three warm-up calls (benchmarks).
+pub fn median(runs: usize, mut f: impl FnMut() -> std::time::Duration) -> std::time::Duration {
+    for _ in 0..3 {
+        f();
+    }
+    let mut v: Vec<std::time::Duration> = (0..runs).map(|_| f()).collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
 /// Prints a loud skip line and returns `None`; under CI it panics instead.
 pub fn skip<T>(why: &str) -> Option<T> {
     if under_ci() {
