@@ -135,7 +135,10 @@ struct Report {
     date_utc: String,
     machine: Machine,
     args: Args,
+    /// The decoder at its default threads (one per core): the offline pipeline's reference.
     decode: Option<offline::Decode>,
+    /// The decoder on one thread, as each live camera decodes (`ingest.decode_threads`).
+    decode_one_thread: Option<offline::Decode>,
     inference: Option<offline::Inference>,
     pipeline: Option<offline::Pipeline>,
     live: Option<live::Live>,
@@ -203,6 +206,8 @@ fn out_path() -> PathBuf {
 }
 
 fn main() {
+    // As the service's own main does, before any thread starts.
+    vigil::alloc::tune();
     // `cargo test --all-targets` runs this file too (without `--bench`): stay quick there.
     if !std::env::args().any(|a| a == "--bench") {
         println!("pipeline bench: run with `cargo bench --bench pipeline`");
@@ -247,6 +252,7 @@ fn main() {
         machine: machine(),
         args: args.clone(),
         decode: None,
+        decode_one_thread: None,
         inference: None,
         pipeline: None,
         live: None,
@@ -289,10 +295,19 @@ fn main() {
 
 fn run(args: &Args, report: &mut Report) -> Result<(), String> {
     let passes = if args.quick { 1 } else { 5 };
-    println!("\n[1/5] decode limit ({passes} passes)");
-    let decode = offline::decode_limit(&args.clip, passes)?;
+    println!("\n[1/5] decode limit ({passes} passes, default decoder threads, then one)");
+    let decode = offline::decode_limit(&args.clip, passes, 0)?;
     println!("{}", decode.line());
     report.decode = Some(decode.clone());
+    let decode_one = offline::decode_limit(&args.clip, passes, 1)?;
+    println!("{}", decode_one.line());
+    report.decode_one_thread = Some(decode_one.clone());
+    // The computed live limit takes whichever costs less CPU a frame: the machine's best.
+    let cheapest = if decode_one.cpu_ms_per_frame < decode.cpu_ms_per_frame {
+        decode_one
+    } else {
+        decode.clone()
+    };
 
     println!("\n[2/5] inference limit");
     let runs = if args.quick { 10 } else { 150 };
@@ -319,7 +334,7 @@ fn run(args: &Args, report: &mut Report) -> Result<(), String> {
             .enable_all()
             .build()
             .map_err(|e| format!("tokio runtime: {e}"))?;
-        let l = rt.block_on(live::run(args, &decode, &inference))?;
+        let l = rt.block_on(live::run(args, &cheapest, &inference))?;
         report.live = Some(l);
     }
     report.ratios = ratios(report);
@@ -370,9 +385,10 @@ fn print_table(r: &Report) {
     println!("\n| measure | value | foreign CPU |");
     println!("|---|---|---|");
     let f = |c: &sys::CpuUse| format!("{:.2} cores", c.foreign_cores);
-    if let Some(d) = &r.decode {
+    for d in r.decode.iter().chain(&r.decode_one_thread) {
         println!(
-            "| decode limit | {:.0} frames/s ({:.2} ms wall, {:.2} ms CPU a frame; {}x{} @ {:.2} fps) | {} |",
+            "| decode limit, {} | {:.0} frames/s ({:.2} ms wall, {:.2} ms CPU a frame; {}x{} @ {:.2} fps) | {} |",
+            d.threads_label(),
             d.per_s,
             d.wall_ms_per_frame,
             d.cpu_ms_per_frame,

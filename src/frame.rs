@@ -1,8 +1,10 @@
-//! Decoded frames and the hand-off between ingest and analysis. A [`FrameSlot`] holds at most one
-//! pending frame per camera with the policy *newest wins*: a new frame replaces one that analysis
-//! has not taken yet, and the replaced frame is counted as dropped. Ingest never blocks on it.
+//! Decoded frames and the hand-off between ingest and analysis. A [`FrameSlot`] holds at most
+//! [`SLOT_FRAMES`] pending frames per camera, taken oldest first; when it is full a new frame
+//! pushes out the oldest one analysis has not taken, which is counted as dropped (the newest
+//! always wins). Ingest never blocks on it.
 //! A [`Thumbnail`] is a small grey copy of a frame for image statistics (tampering detection).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -125,12 +127,28 @@ impl std::fmt::Debug for Thumbnail {
     }
 }
 
-/// A single-frame mailbox with newest-wins policy, counting replaced frames as drops.
-#[derive(Default)]
+/// Frames a [`FrameSlot`] holds. Two, so that a camera whose turn at a detector comes a little
+/// more than one analysis period late (another camera's inference, a burst of decoding) loses no
+/// frame; analysis that is behind for longer drops frames rather than queueing them, and a frame
+/// waits at most two turns.
+pub const SLOT_FRAMES: usize = 2;
+
+/// A bounded mailbox of [`SLOT_FRAMES`] frames, oldest taken first; when full, the oldest is
+/// dropped (and counted) for the newest.
 pub struct FrameSlot {
-    pending: Mutex<Option<Frame>>,
+    pending: Mutex<VecDeque<Frame>>,
     offered: AtomicU64,
     dropped: AtomicU64,
+}
+
+impl Default for FrameSlot {
+    fn default() -> Self {
+        FrameSlot {
+            pending: Mutex::new(VecDeque::with_capacity(SLOT_FRAMES)),
+            offered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
 }
 
 impl FrameSlot {
@@ -138,33 +156,42 @@ impl FrameSlot {
         Self::default()
     }
 
-    /// Puts a frame in the slot, replacing (and counting) any frame not yet taken. Never blocks
-    /// for longer than a pointer swap.
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Frame>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts a frame in the slot; when it is full the oldest frame not yet taken is dropped (and
+    /// counted). Never blocks for longer than moving a frame handle; never allocates.
     pub fn offer(&self, frame: Frame) {
         self.offered.fetch_add(1, Ordering::Relaxed);
-        let old = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(frame);
+        let old = {
+            let mut q = self.lock();
+            let old = if q.len() >= SLOT_FRAMES {
+                q.pop_front()
+            } else {
+                None
+            };
+            q.push_back(frame);
+            old
+        };
+        // The dropped frame's buffer is released outside the lock.
         if old.is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Takes the pending frame, if any.
+    /// Takes the oldest pending frame, if any.
     pub fn take(&self) -> Option<Frame> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.lock().pop_front()
     }
 
     pub fn is_pending(&self) -> bool {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        !self.lock().is_empty()
+    }
+
+    /// Frames waiting to be taken (at most [`SLOT_FRAMES`]).
+    pub fn pending(&self) -> usize {
+        self.lock().len()
     }
 
     /// Frames offered so far.
@@ -172,7 +199,7 @@ impl FrameSlot {
         self.offered.load(Ordering::Relaxed)
     }
 
-    /// Frames replaced before analysis took them.
+    /// Frames pushed out before analysis took them.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -195,15 +222,22 @@ mod tests {
     }
 
     #[test]
-    fn newest_wins_and_drops_are_counted() {
+    fn oldest_first_newest_wins_and_drops_are_counted() {
         let s = FrameSlot::new();
         assert!(s.take().is_none());
-        s.offer(frame(0));
-        s.offer(frame(1));
-        s.offer(frame(2));
-        assert_eq!(s.take().map(|f| f.seq), Some(2));
+        assert!(!s.is_pending());
+        for seq in 0..5 {
+            s.offer(frame(seq));
+        }
+        // Two kept, oldest first: 0, 1 and 2 were pushed out.
+        assert_eq!(s.pending(), 2);
+        assert_eq!(s.take().map(|f| f.seq), Some(3));
+        s.offer(frame(5));
+        assert_eq!(s.take().map(|f| f.seq), Some(4));
+        assert_eq!(s.take().map(|f| f.seq), Some(5));
         assert!(s.take().is_none());
-        assert_eq!((s.offered(), s.dropped()), (3, 2));
+        assert_eq!(s.pending(), 0);
+        assert_eq!((s.offered(), s.dropped()), (6, 3));
     }
 
     /// A `width x height` frame with `pad` spare bytes per row, pixel (x, y) = `px(x, y)`.

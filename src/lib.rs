@@ -2,6 +2,7 @@
 //! Modules follow the pipeline: ingest -> detect -> track -> rules -> incidents -> api, with
 //! `camera`, `config`, `error`, `metrics` and `store` shared below them.
 
+pub mod alloc;
 pub mod analysis;
 pub mod analyze;
 pub mod api;

@@ -232,6 +232,7 @@ fn testcam(
 }
 
 fn main() -> ExitCode {
+    vigil::alloc::tune();
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Serve(a) => match settings(&a) {

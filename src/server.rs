@@ -56,6 +56,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Opens the store and starts the listeners.
 pub async fn start(settings: &Settings) -> Result<Running> {
+    // Also here for embedders (tests, benches) whose main did not call it.
+    crate::alloc::tune();
     api::codec::set_max_message_bytes(settings.max_request_bytes);
     let data_dir = settings.data_dir.clone();
     let sqlite = Arc::new(

@@ -612,9 +612,10 @@ pub async fn run(args: &Args, decode: &Decode, inference: &Inference) -> Result<
         ..Live::default()
     };
     println!(
-        "computed limit: {} cores / ({clip_fps:.2} fps x {:.2} ms decode + {ANALYSIS_FPS} x {:.2} ms inference) = {:.1} cameras",
+        "computed limit: {} cores / ({clip_fps:.2} fps x {:.2} ms decode ({}) + {ANALYSIS_FPS} x {:.2} ms inference) = {:.1} cameras",
         sys::cores(),
         decode.cpu_ms_per_frame,
+        decode.threads_label(),
         inference.cpu_ms,
         live.computed_limit
     );

@@ -25,6 +25,8 @@ pub const ANALYSIS_WIDTH: u32 = 640;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Decode {
+    /// The decoder's `max-threads` (0 = its default, one per core).
+    pub threads: i32,
     pub passes: u32,
     /// Frames of one pass (the clip's frame count).
     pub frames_per_pass: u64,
@@ -43,7 +45,8 @@ pub struct Decode {
 impl Decode {
     pub fn line(&self) -> String {
         format!(
-            "decode: {} frames x {} passes, {:.0} frames/s, {:.2} ms wall and {:.2} ms CPU a frame (own {:.2} cores, foreign {:.2} cores)",
+            "decode ({}): {} frames x {} passes, {:.0} frames/s, {:.2} ms wall and {:.2} ms CPU a frame (own {:.2} cores, foreign {:.2} cores)",
+            self.threads_label(),
             self.frames_per_pass,
             self.passes,
             self.per_s,
@@ -53,16 +56,29 @@ impl Decode {
             self.cpu.foreign_cores
         )
     }
+
+    pub fn threads_label(&self) -> String {
+        match self.threads {
+            0 => "decoder threads: default".into(),
+            n => format!("decoder threads: {n}"),
+        }
+    }
 }
 
-/// One pass: `filesrc ! decodebin ! video/x-raw ! fakesink sync=false`, the decoder with the
-/// settings the service's `uridecodebin` gives it. Returns (frames, fps, width, height).
-fn decode_pass(clip: &Path) -> Result<(u64, f64, i32, i32), String> {
+/// One pass: `filesrc ! decodebin ! video/x-raw ! fakesink sync=false`, the decoder's
+/// `max-threads` set to `threads` (0 = its default, one per core; the service sets
+/// `ingest.decode_threads`, default 1). Returns (frames, fps, width, height).
+fn decode_pass(clip: &Path, threads: i32) -> Result<(u64, f64, i32, i32), String> {
     let line = format!(
         "filesrc location=\"{}\" ! decodebin ! video/x-raw ! fakesink name=sink sync=false",
         quoted(clip)
     );
     let pipeline = launch(&line, "decode pipeline")?;
+    pipeline.connect_deep_element_added(move |_, _, element| {
+        if element.has_property("max-threads") {
+            element.set_property("max-threads", threads);
+        }
+    });
     let sink = pipeline.by_name("sink").ok_or("decode pipeline: no sink")?;
     let pad = sink.static_pad("sink").ok_or("fakesink has no pad")?;
     let frames = Arc::new(AtomicU64::new(0));
@@ -124,16 +140,16 @@ pub fn play_to_end(pipeline: &gst::Pipeline, what: &str, timeout_s: u64) -> Resu
 }
 
 /// GStreamer decoding the clip `passes` times as fast as it can.
-pub fn decode_limit(clip: &Path, passes: u32) -> Result<Decode, String> {
+pub fn decode_limit(clip: &Path, passes: u32, threads: i32) -> Result<Decode, String> {
     vigil::ingest::init().map_err(|e| e.to_string())?;
-    decode_pass(clip)?; // warm the file cache and the plugin registry
+    decode_pass(clip, threads)?; // warm the file cache and the plugin registry
     let meter = CpuMeter::start(&[]);
     let cpu0 = sys::self_cpu();
     let t0 = Instant::now();
     let mut total = 0;
     let mut info = (0, 0.0, 0, 0);
     for _ in 0..passes {
-        info = decode_pass(clip)?;
+        info = decode_pass(clip, threads)?;
         total += info.0;
     }
     let wall = t0.elapsed().as_secs_f64();
@@ -141,6 +157,7 @@ pub fn decode_limit(clip: &Path, passes: u32) -> Result<Decode, String> {
     let cpu = meter.read();
     let frames = total.max(1) as f64;
     Ok(Decode {
+        threads,
         passes,
         frames_per_pass: info.0,
         clip_fps: info.1,

@@ -4,15 +4,15 @@
 //! let one camera or one slow consumer hold up the others, or run inference on a tokio worker.
 //!
 //! Policy, per stage:
-//! - Input: each camera's [`FrameSlot`] holds one frame, newest wins; frames that analysis cannot
-//!   keep up with are replaced (and counted) there, never queued.
+//! - Input: each camera's [`FrameSlot`] holds at most two frames, oldest taken first; frames that
+//!   analysis cannot keep up with are pushed out (and counted) there, never queued further.
 //! - Choice: a free worker takes the next camera, in round-robin order after the last one served,
 //!   that has a frame pending, is not being processed by another worker (so a camera's results
 //!   stay in order) and has room in its result channel. A camera offering frames constantly
 //!   therefore cannot starve the others.
 //! - Output: each camera has a bounded `tokio::sync::mpsc` channel of `result_capacity`. Room is
 //!   reserved before inference, and while the channel is full the camera is skipped: its frames
-//!   keep replacing each other in the slot (counted as dropped there) until the consumer catches
+//!   keep pushing each other out of the slot (counted as dropped there) until the consumer catches
 //!   up. A worker never waits on a consumer, and no result is ever discarded. When the receiver
 //!   is dropped the camera is unregistered.
 //! - Wake-ups: [`CameraFeed::offer`] signals a condition variable; frames put into the slot
@@ -106,7 +106,7 @@ pub struct CameraFeed {
 }
 
 impl CameraFeed {
-    /// Puts `frame` in the camera's slot (newest wins) and wakes a worker. Never waits for
+    /// Puts `frame` in the camera's slot (the oldest pending frame may be dropped) and wakes a worker. Never waits for
     /// inference.
     pub fn offer(&self, frame: Frame) {
         self.slot.offer(frame);

@@ -31,6 +31,10 @@ pub struct IngestConfig {
     /// `file://` cameras play at the file's own pace (true) or as fast as they decode (false).
     /// Default true.
     pub file_realtime: bool,
+    /// Decoder threads per camera, 0..=16; 0 lets the decoder use one per core. Default 1: with
+    /// several cameras the cameras are the parallelism, and each extra thread costs frames of
+    /// memory and a hand-off per frame (see BENCHMARKS.md).
+    pub decode_threads: u32,
 }
 
 impl Default for IngestConfig {
@@ -44,6 +48,7 @@ impl Default for IngestConfig {
             analysis_width: 640,
             default_fps: 5.0,
             file_realtime: true,
+            decode_threads: 1,
         }
     }
 }
@@ -92,6 +97,13 @@ impl IngestConfig {
             0.1,
             30.0,
         )?;
+        if self.decode_threads > 16 {
+            bail!(
+                InvalidArgument,
+                "{prefix}.decode_threads: {} is outside 0..16",
+                self.decode_threads
+            );
+        }
         Ok(())
     }
 
@@ -143,11 +155,12 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         type Change = fn(&mut IngestConfig);
-        let cases: [(Change, &str); 4] = [
+        let cases: [(Change, &str); 5] = [
             (|c| c.backoff_max_s = 0.5, "ingest.backoff_max_s"),
             (|c| c.watchdog_s = 0.0, "ingest.watchdog_s"),
             (|c| c.analysis_width = 8, "ingest.analysis_width"),
             (|c| c.default_fps = f64::NAN, "ingest.default_fps"),
+            (|c| c.decode_threads = 17, "ingest.decode_threads"),
         ];
         for (change, field) in cases {
             let mut c = IngestConfig::default();

@@ -210,6 +210,7 @@ impl Manager {
             source,
             fps: key.fps,
             width: self.cfg.analysis_width,
+            decode_threads: self.cfg.decode_threads,
         };
         let slot = Arc::new(FrameSlot::new());
         let ring = Arc::new(ClipRing::new(self.cfg.pre_roll(), self.cfg.ring_max_bytes));

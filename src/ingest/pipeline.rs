@@ -62,6 +62,8 @@ pub struct PipelineSpec {
     pub source: Source,
     pub fps: f64,
     pub width: u32,
+    /// The decoder's threads (0 = the decoder's default, one per core).
+    pub decode_threads: u32,
 }
 
 /// What the stream turned out to be, and when it last delivered a frame.
@@ -393,6 +395,9 @@ impl Tail {
             .build();
         let q_dec = make("queue")?;
         let dec = make(decoder)?;
+        if dec.has_property("max-threads") {
+            dec.set_property("max-threads", self.spec.decode_threads.min(16) as i32);
+        }
         let (chain, rgb) = analysis_elements(self.spec.fps, self.spec.width)?;
         let realtime = matches!(self.spec.source, Source::File { realtime: true, .. });
         let ana_sink = analysis_sink(&rgb, true);

@@ -68,7 +68,7 @@ pub struct CameraStatus {
     pub frames_in: u64,
     /// Frames the analysis stage completed.
     pub frames_analysed: u64,
-    /// Analysis frames replaced before analysis took them (newest wins).
+    /// Analysis frames pushed out of the mailbox before analysis took them (newest wins).
     pub frames_dropped: u64,
     /// Attempts after the first.
     pub reconnects: u64,

@@ -129,6 +129,7 @@ pub fn start_source(
         source,
         fps,
         width,
+        decode_threads: cfg.decode_threads,
     };
     let rep = Reporting {
         board: board.clone(),
