@@ -176,6 +176,10 @@ fn inspect(path: &Path) -> Inspected {
     }
 }
 
+/// The longest B-frame reorder window of the test clips: x265's ultrafast preset at 10 fps
+/// reorders by up to 0.4 s.
+const REORDER: Duration = Duration::from_millis(450);
+
 /// Expectations for one clip: asked at `start` with `s`, from footage with key frames every `gop`.
 fn check(
     name: &str,
@@ -195,11 +199,10 @@ fn check(
     );
     // The clip ends at the first unit presented at or after the end, in decode order: with
     // B-frames the pictures presented just before it come after it and stay out (the reorder
-    // depth: x265's ultrafast preset at 10 fps reorders by up to 0.4 s).
+    // depth, [`REORDER`]).
     let end = (start + s.post_roll).min(r.first_pts + s.max_len);
-    let reorder = Duration::from_millis(450);
     assert!(
-        r.end_pts + reorder >= end && r.end_pts <= end + frame,
+        r.end_pts + REORDER >= end && r.end_pts <= end + frame,
         "{name}: {r:?} should end at {end:?}"
     );
     check_file(name, codec, path, r, 0);
@@ -213,7 +216,7 @@ fn check(
 fn check_file(name: &str, codec: &str, path: &Path, r: &ClipResult, undisplayed: usize) {
     let frame = Duration::from_millis(120);
     let reorder = if undisplayed > 0 {
-        Duration::from_millis(450)
+        REORDER
     } else {
         Duration::ZERO
     };
